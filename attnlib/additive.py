@@ -1,0 +1,88 @@
+"""Rule 2: additive attention (Bahdanau et al., 2015).
+
+The source article describes it as "concatenate Q and K, a linear layer, tanh,
+sum, softmax, then a matrix product with V".  Splitting the linear layer's
+weight ``W = [W_q | W_k]`` turns the concatenation into a sum,
+
+.. math::
+
+    W [q; k] + b = W_q q + W_k k + b,
+
+so every query/key pair's score is ``v^T tanh(W_q q + W_k k + b)``.  The
+projections are computed once per query and once per key and only the sum is
+broadcast to ``(B, L, S, hidden)``; "sum over the hidden axis" is the special
+case ``v = 1``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _checks
+from .masking import masked_softmax
+
+_LEGENDS = ("(B, L, Eq)", "(B, S, Ek)", "(B, S, Ev)")
+
+
+class AdditiveAttention(nn.Module):
+    """Rule 2: ``score(q, k) = v^T tanh(W_q q + W_k k + b)``, then a masked softmax over keys.
+
+    Args:
+        query_size: ``Eq``, the feature size of each query.
+        key_size: ``Ek``, the feature size of each key.
+        hidden_size: ``h``, the size of the tanh layer.
+        bias: give ``w_query`` the bias ``b`` (the concatenated layer's bias).
+
+    Attributes:
+        w_query: ``Linear(Eq, h)``, the query half of the concatenated layer (holds ``b``).
+        w_key: ``Linear(Ek, h, bias=False)``, the key half.
+        v: ``Linear(h, 1, bias=False)``, the vector that turns ``tanh(...)`` into a score.
+
+    Shapes:
+        - query: ``(B, L, Eq)``
+        - key: ``(B, S, Ek)``
+        - value: ``(B, S, Ev)``
+        - mask: broadcastable to ``(B, L, S)``, ``True`` = may attend
+        - output: ``(B, L, Ev)``
+        - weights: ``(B, L, S)``
+    """
+
+    def __init__(self, query_size: int, key_size: int, hidden_size: int, *, bias: bool = True):
+        super().__init__()
+        _checks.positive_int(query_size, "query_size")
+        _checks.positive_int(key_size, "key_size")
+        _checks.positive_int(hidden_size, "hidden_size")
+        _checks.boolean(bias, "bias")
+        self.query_size, self.key_size, self.hidden_size = query_size, key_size, hidden_size
+        self.w_query = nn.Linear(query_size, hidden_size, bias=bias)
+        self.w_key = nn.Linear(key_size, hidden_size, bias=False)
+        self.v = nn.Linear(hidden_size, 1, bias=False)
+
+    def scores(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """Unnormalised scores ``v^T tanh(W_q q + W_k k + b)`` for every query/key pair.
+
+        Shapes:
+            - query: ``(B, L, Eq)``, key: ``(B, S, Ek)`` -> ``(B, L, S)``
+        """
+        q = self.w_query(query)  # (B, L, Eq) -> (B, L, h)
+        k = self.w_key(key)  # (B, S, Ek) -> (B, S, h)
+        features = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1))  # -> (B, L, S, h)
+        return self.v(features).squeeze(-1)  # (B, L, S, h) -> (B, L, S)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(output, weights)``; see the class docstring for shapes."""
+        _checks.qkv(query, key, value, legends=_LEGENDS, exact_rank=3)
+        _checks.size(query, "query", -1, self.query_size, "last dim Eq (query_size)")
+        _checks.size(key, "key", -1, self.key_size, "last dim Ek (key_size)")
+        _checks.matches_module(query, "query", self)
+        B, L, S = query.shape[0], query.shape[1], key.shape[1]
+        if mask is not None:
+            _checks.mask(mask, (B, L, S), "(B, L, S)", query.device)
+        weights = masked_softmax(self.scores(query, key), mask)  # (B, L, S)
+        return weights @ value, weights  # (B, L, S) @ (B, S, Ev) -> (B, L, Ev)
+
+    def extra_repr(self) -> str:
+        return (f"query_size={self.query_size}, key_size={self.key_size}, "
+                f"hidden_size={self.hidden_size}")

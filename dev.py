@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The course's two commands (and one for authors), needing nothing but Python 3.11.
+
+    python3.11 dev.py book      build the HTML book into _build/html/
+    python3.11 dev.py test      run every test: attnlib's unit tests, nbval over every
+                                notebook (strict), and the book build with -W
+    python3.11 dev.py execute [NOTEBOOK ...]
+                                re-execute notebooks in place and store their outputs
+                                (all of notebooks/ when none is named)
+
+Each first makes ./.venv with the pinned requirements (and attnlib in editable
+mode) when it is missing or when requirements.txt or pyproject.toml changed.
+Extra arguments after `test` go to pytest, e.g. `python3.11 dev.py test -k rule1`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".requirements-sha256"
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+
+
+def say(msg: str) -> None:
+    print(f"[dev.py] {msg}", flush=True)
+
+
+def run(*cmd: str | Path, **kw) -> None:
+    """Run a command, echoing it; exit with its status if it fails."""
+    say(" ".join(str(c) for c in cmd))
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT, **kw)
+    if code:
+        sys.exit(code)
+
+
+def requirements_digest() -> str:
+    h = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        h.update((ROOT / name).read_bytes())
+    return h.hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the pinned requirements when needed."""
+    if sys.version_info[:2] != (3, 11):
+        say(f"warning: the pins in requirements.txt are for Python 3.11; this is "
+            f"{sys.version.split()[0]}")
+    digest = requirements_digest()
+    if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == digest:
+        return
+    if not PY.exists():
+        say(f"creating a virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(PY, "-m", "pip", "install", "--quiet", "-r", "requirements.txt")
+    run(PY, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", ".")
+    STAMP.write_text(digest + "\n")
+    say("environment ready")
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
+    e["VIRTUAL_ENV"] = str(VENV)
+    e.setdefault("PYTHONHASHSEED", "0")
+    return e
+
+
+def book(extra: list[str]) -> None:
+    run(BIN / "jupyter-book", "build", ".", "--all", "-W", "--keep-going", *extra, env=env())
+    say(f"the book is at {ROOT / '_build' / 'html' / 'index.html'} (open it in a browser)")
+
+
+def test(extra: list[str]) -> None:
+    workers = ["-n", "2", "--dist", "loadfile"]
+    run(PY, "-m", "pytest", *workers, "--nbval", "--nbval-current-env",
+        "--nbval-sanitize-with", SANITIZE, *extra, env=env())
+
+
+def execute(paths: list[str]) -> None:
+    notebooks = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    script = (
+        "import sys, nbformat\n"
+        "from pathlib import Path\n"
+        "from nbclient import NotebookClient\n"
+        "for path in sys.argv[1:]:\n"
+        "    nb = nbformat.read(path, as_version=4)\n"
+        "    here = {'metadata': {'path': str(Path(path).resolve().parent)}}\n"
+        "    NotebookClient(nb, timeout=600, kernel_name='python3', resources=here).execute()\n"
+        "    nbformat.write(nb, path)\n"
+        "    print('executed', path, flush=True)\n"
+    )
+    run(PY, "-c", script, *notebooks, env=env())
+
+
+def main(argv: list[str]) -> None:
+    commands = {"book": book, "test": test, "execute": execute}
+    if not argv or argv[0] not in commands:
+        print(__doc__)
+        sys.exit(2)
+    ensure_venv()
+    commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
