@@ -34,9 +34,9 @@ def say(msg: str) -> None:
     print(f"[dev.py] {msg}", flush=True)
 
 
-def run(*cmd: str | Path, **kw) -> None:
-    """Run a command, echoing it; exit with its status if it fails."""
-    say(" ".join(str(c) for c in cmd))
+def run(*cmd: str | Path, label: str | None = None, **kw) -> None:
+    """Run a command, echoing it (or ``label``); exit with its status if it fails."""
+    say(label or " ".join(str(c) for c in cmd))
     code = subprocess.call([str(c) for c in cmd], cwd=ROOT, **kw)
     if code:
         sys.exit(code)
@@ -98,7 +98,8 @@ def execute(paths: list[str]) -> None:
         "    nbformat.write(nb, path)\n"
         "    print('executed', path, flush=True)\n"
     )
-    run(PY, "-c", script, *notebooks, env=env())
+    run(PY, "-c", script, *notebooks, env=env(),
+        label=f"executing {len(notebooks)} notebook(s) with nbclient")
 
 
 def main(argv: list[str]) -> None:
