@@ -154,6 +154,14 @@ def positive_number(x, name: str) -> None:
         raise ValueError(f"`{name}` must be a positive, finite number; got {x!r}")
 
 
+def probability(x, name: str) -> None:
+    """Require a real number in ``[0, 1)`` (``bool`` is refused), e.g. a dropout rate."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"`{name}` must be a number in [0, 1); got {type(x).__name__} {x!r}")
+    if not 0 <= x < 1:
+        raise ValueError(f"`{name}` must be in [0, 1) (a probability); got {x!r}")
+
+
 def positive_int(x, name: str) -> None:
     """Require an ``int`` > 0 (``bool`` is refused)."""
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
