@@ -59,20 +59,40 @@ class AdditiveAttention(nn.Module):
         self.w_key = nn.Linear(key_size, hidden_size, bias=False)
         self.v = nn.Linear(hidden_size, 1, bias=False)
 
-    def scores(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    def scores(self, query: torch.Tensor, key: torch.Tensor, *,
+               query_chunk_size: int | None = None) -> torch.Tensor:
         """Unnormalised scores ``v^T tanh(W_q q + W_k k + b)`` for every query/key pair.
+
+        The one-shot broadcast builds a ``(B, L, S, h)`` tensor.  With
+        ``query_chunk_size = c`` the queries are taken ``c`` at a time, so at most
+        ``(B, c, S, h)`` exists at once; the scores are the same.
 
         Shapes:
             - query: ``(B, L, Eq)``, key: ``(B, S, Ek)`` -> ``(B, L, S)``
         """
+        if query_chunk_size is not None:
+            _checks.positive_int(query_chunk_size, "query_chunk_size")
         q = self.w_query(query)  # (B, L, Eq) -> (B, L, h)
         k = self.w_key(key)  # (B, S, Ek) -> (B, S, h)
-        features = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1))  # -> (B, L, S, h)
-        return self.v(features).squeeze(-1)  # (B, L, S, h) -> (B, L, S)
+        if query_chunk_size is None or query_chunk_size >= q.shape[1]:
+            features = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1))  # -> (B, L, S, h)
+            return self.v(features).squeeze(-1)  # (B, L, S, h) -> (B, L, S)
+        chunks = []
+        for chunk in q.split(query_chunk_size, dim=1):  # (B, L, h) -> (B, c, h) each
+            # tanh_ in place on the fresh sum: one (B, c, S, h) tensor per chunk, not two
+            features = torch.tanh_(chunk.unsqueeze(2) + k.unsqueeze(1))  # -> (B, c, S, h)
+            chunks.append(self.v(features).squeeze(-1))  # (B, c, S, h) -> (B, c, S)
+        return torch.cat(chunks, dim=1)  # -> (B, L, S)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(output, weights)``; see the class docstring for shapes."""
+                mask: torch.Tensor | None = None, *,
+                query_chunk_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(output, weights)``; see the class docstring for shapes.
+
+        ``query_chunk_size``: score the queries this many at a time (see
+        :meth:`scores`), bounding the extra memory by ``B * c * S * h`` instead of
+        ``B * L * S * h``.  ``None`` (the default) scores them all at once.
+        """
         _checks.qkv(query, key, value, legends=_LEGENDS, exact_rank=3)
         _checks.size(query, "query", -1, self.query_size, "last dim Eq (query_size)")
         _checks.size(key, "key", -1, self.key_size, "last dim Ek (key_size)")
@@ -80,7 +100,8 @@ class AdditiveAttention(nn.Module):
         B, L, S = query.shape[0], query.shape[1], key.shape[1]
         if mask is not None:
             _checks.mask(mask, (B, L, S), "(B, L, S)", query.device)
-        weights = masked_softmax(self.scores(query, key), mask)  # (B, L, S)
+        scores = self.scores(query, key, query_chunk_size=query_chunk_size)  # (B, L, S)
+        weights = masked_softmax(scores, mask)  # (B, L, S)
         return weights @ value, weights  # (B, L, S) @ (B, S, Ev) -> (B, L, Ev)
 
     def extra_repr(self) -> str:
