@@ -636,7 +636,7 @@ def _peak(results: list[Result], variant: str) -> int:
 
 def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: float = 0.3,
                  tiled_lengths: Sequence[int] = (2048, 4096),
-                 block_sizes: Sequence[int] = (128, 256),
+                 block_sizes: Sequence[int] = (128, 256, 512),
                  rule2: dict | None = None, progress: bool = False,
                  ) -> tuple[list[Result], list[Ratio]]:
     """The measurements behind the issue's targets, each group timed interleaved.
@@ -739,9 +739,11 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
 
 
 def _device_tag(device: torch.device) -> str:
-    name = device_name(device) if device.type == "cuda" else device.type
-    tag = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()
-    return "cuda-" + tag if device.type == "cuda" and not tag.startswith("cuda") else tag
+    """File-name prefix: ``cpu-2threads``, or ``cuda-`` and the GPU's name."""
+    if device.type == "cpu":
+        return f"cpu-{torch.get_num_threads()}threads"
+    tag = "".join(ch if ch.isalnum() else "-" for ch in device_name(device)).strip("-").lower()
+    return tag if tag.startswith("cuda") else "cuda-" + tag
 
 
 def _fmt_bytes(n: int | None) -> str:
@@ -763,7 +765,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run the performance chapter's sweeps on one device, save CSV and JSON "
                     "files and print the issue's ratios.")
     parser.add_argument("--out", default="bench-results",
-                        help="folder for <device>_<sweep>.csv/.json (default: bench-results)")
+                        help="folder for <device>_<sweep>.csv/.json and <device>_ratios.txt, "
+                             "<device> being e.g. cpu-2threads (default: bench-results)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     parser.add_argument("--sweeps", nargs="+", default=["ratios", "lengths", "ceiling", "backends"],
                         choices=["ratios", "lengths", "ceiling", "backends"],
@@ -791,6 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device.type == "cpu":
         print("No CUDA device in use: every number below was measured on the CPU.")
     started = time.perf_counter()
+    started_at = time.strftime("%Y-%m-%d %H:%M %Z")
     written = []
     ratios: list[Ratio] = []
     for sweep in args.sweeps:
@@ -818,7 +822,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{env['threads']} threads of {env['cpu_count']} CPUs, float32, "
             f"interleaved rounds={args.rounds}, min_run_time={args.min_run_time} s",
             f"load average (1, 5, 15 min) at the start {env['load_avg']}, at the end {end_load}",
-            f"measured {time.strftime('%Y-%m-%d %H:%M %Z')}",
+            f"measured from {started_at} for {time.perf_counter() - started:.0f} s",
         ]
         lines += ["  " + ratio.line() for ratio in ratios]
         print("\nThe issue's ratios:\n" + "\n".join(lines))

@@ -140,8 +140,8 @@ def tiled_attention(
             rows = acc[:, q0:]  # (N, L - q0, Ev + 1), a view: updated in place
             if s0 > 0:
                 rows.mul_(rescale)
-            if same:
-                rows.baddbmm_(p, v_blk)  # rows += p @ [V | 1]
+            if same:  # rows += p @ [V | 1], written in place (out=, which FlopCounterMode counts)
+                torch.baddbmm(rows, p, v_blk, out=rows)
             else:
                 rows.add_(_matmul(p, v_blk, state_dtype))
             m[:, q0:] = m_new

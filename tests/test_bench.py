@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils import benchmark
 
+import attnlib
 from attnlib import bench
 
 
@@ -90,6 +91,9 @@ def test_flop_counts_agree_with_the_formula():
     expected = bench.attention_flops(2, 3, 5, 7, 4, 6)
     assert expected == 2 * 2 * 3 * 5 * 7 * (4 + 6)
     assert bench.count_flops(lambda: bench.plain_attention(q, k, v)) == expected
+    # tiled_attention's second product has a column of ones more: Ev + 1
+    tiled = bench.count_flops(lambda: attnlib.tiled_attention(q, k, v, block_size=3))
+    assert tiled == 2 * 2 * 3 * 5 * 7 * (4 + 6 + 1)
     a, b = torch.ones(8, 16), torch.ones(16, 4)
     assert bench.count_flops(lambda: a @ b) == 2 * 8 * 16 * 4
 
@@ -162,6 +166,7 @@ def test_command_line_writes_files(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "measured on the CPU" in printed and torch.__version__ in printed
-    assert (tmp_path / "cpu_ceiling.csv").exists()
-    saved = bench.load_results(tmp_path / "cpu_ceiling.json")
+    tag = f"cpu-{torch.get_num_threads()}threads"
+    assert (tmp_path / f"{tag}_ceiling.csv").exists()
+    saved = bench.load_results(tmp_path / f"{tag}_ceiling.json")
     assert saved[0].sweep == "ceiling" and saved[0].device == "cpu"

@@ -36,9 +36,13 @@ def test_chapter_runs_after_installing_attnlib_from_git(tmp_path, monkeypatch):
     env_dir = tmp_path / "colab-like"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
+    # Colab's pip is recent; the pip that venv bundles with Python 3.11.7 (23.2) refuses
+    # "name @ git+file://..." requirements
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+                   check=True, timeout=300)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet",
                     *pins("torch", "ipykernel", "matplotlib")], check=True, timeout=900)
-    probe = subprocess.run([str(python), "-c", "import attnlib"], capture_output=True)
+    probe = subprocess.run([str(python), "-c", "import attnlib"], capture_output=True, cwd=tmp_path)
     assert probe.returncode != 0, "the fresh environment must not have attnlib yet"
 
     # a kernel spec that starts ipykernel in the fresh environment
