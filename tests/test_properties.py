@@ -147,3 +147,43 @@ def test_masked_softmax(shape, seed, dtype, magnitude):
     w = attnlib.masked_softmax(scores, mask)
     check_weights(w, mask, tuple(shape), dtype)
 
+
+
+@SETTINGS
+@given(attention_inputs(dtypes=[torch.float32, torch.float64]), st.integers(1, 9), st.booleans(),
+       st.one_of(st.none(), st.floats(0.05, 4.0)))
+def test_tiled_equals_torch_sdpa(inputs, block_size, is_causal, scale):
+    q, k, v, _ = inputs  # tiled_attention takes no mask; any block size, L != S allowed
+    out = attnlib.tiled_attention(q, k, v, block_size=block_size, is_causal=is_causal, scale=scale)
+    expected = F.scaled_dot_product_attention(q.double(), k.double(), v.double(),
+                                              is_causal=is_causal, scale=scale)
+    tol = TOL[q.dtype] * 20
+    torch.testing.assert_close(out.double(), expected, rtol=tol, atol=tol)
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.sampled_from([(8, 1), (8, 2), (8, 4), (12, 3)]),
+       st.sampled_from(["none", "2d", "3d", "4d"]), st.booleans(), st.integers(0, 2**31 - 1))
+def test_multihead_equals_torch_module(B, L, S, sizes, mask_kind, bias, seed):
+    E, H = sizes
+    torch.manual_seed(seed)
+    theirs = torch.nn.MultiheadAttention(E, H, bias=bias, batch_first=True).double()
+    ours = attnlib.MultiHeadAttention(E, H, bias=bias).double()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(B, L, E, generator=gen, dtype=torch.float64)
+    kv = torch.randn(B, S, E, generator=gen, dtype=torch.float64)
+    shape = {"none": None, "2d": (L, S), "3d": (B, L, S), "4d": (B, H, L, S)}[mask_kind]
+    mask = None
+    if shape is not None:
+        mask = torch.rand(*shape, generator=gen) < 0.7
+        mask[..., 0] = True  # torch gives NaN for a fully masked row; ours gives zeros
+    torch_mask = None  # torch: True = may NOT attend, and (L, S) or (B*H, L, S)
+    if mask is not None:
+        per_head = mask if mask.dim() != 3 else mask[:, None]  # a 3-D mask applies to every head
+        torch_mask = ~(mask if mask.dim() == 2 else per_head.expand(B, H, L, S).reshape(B * H, L, S))
+    with torch.no_grad():
+        out, w = ours(q, kv, kv, mask)
+        t_out, t_w = theirs(q, kv, kv, attn_mask=torch_mask, average_attn_weights=False)
+    torch.testing.assert_close(out, t_out, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(w, t_w, rtol=1e-10, atol=1e-10)
