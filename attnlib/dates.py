@@ -174,7 +174,8 @@ def make_splits(seed: int = 0, *, n_train: int = 6000, n_val: int = 500, n_test:
     longest_train = max(len(s) for s, _ in splits["train"])
     shortest_long = min(len(s) for s, _ in splits["long"])
     if not shortest_long > longest_train:  # guaranteed by the formats; kept as a visible check
-        raise RuntimeError(f"long inputs ({shortest_long}+) not longer than training ({longest_train})")
+        raise RuntimeError(f"long inputs ({shortest_long}+ chars) are not longer than the "
+                           f"training inputs ({longest_train})")
     return splits
 
 
