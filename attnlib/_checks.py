@@ -9,6 +9,7 @@ came.  Nothing here changes its inputs.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -160,6 +161,14 @@ def probability(x, name: str) -> None:
         raise TypeError(f"`{name}` must be a number in [0, 1); got {type(x).__name__} {x!r}")
     if not 0 <= x < 1:
         raise ValueError(f"`{name}` must be in [0, 1) (a probability); got {x!r}")
+
+
+def scale_or_default(scale, E: int) -> float:
+    """The dot-product scale: ``1 / sqrt(E)`` when ``scale`` is None, else a checked positive number."""
+    if scale is None:
+        return 1.0 / math.sqrt(E)
+    positive_number(scale, "scale")
+    return scale
 
 
 def positive_int(x, name: str) -> None:

@@ -12,7 +12,6 @@ work to PyTorch's fused kernel, which never builds the ``(L, S)`` weights.
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -76,10 +75,7 @@ def scaled_dot_product_attention(
     _checks.dim_equal(query, "query", -1, key, "key", -1, "last dim E")
     _checks.boolean(is_causal, "is_causal")
     _checks.boolean(need_weights, "need_weights")
-    if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1])
-    else:
-        _checks.positive_number(scale, "scale")
+    scale = _checks.scale_or_default(scale, query.shape[-1])
     L, S = query.shape[-2], key.shape[-2]
     scores_shape = (*query.shape[:-1], S)
     if mask is not None:

@@ -85,10 +85,7 @@ def tiled_attention(
     _checks.dim_equal(query, "query", -1, key, "key", -1, "last dim E")
     _checks.positive_int(block_size, "block_size")
     _checks.boolean(is_causal, "is_causal")
-    if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1])
-    else:
-        _checks.positive_number(scale, "scale")
+    scale = _checks.scale_or_default(scale, query.shape[-1])
 
     L, S, Ev = query.shape[-2], key.shape[-2], value.shape[-1]
     lead = query.shape[:-2]
