@@ -94,7 +94,8 @@ def execute(paths: list[str]) -> None:
         "for path in sys.argv[1:]:\n"
         "    nb = nbformat.read(path, as_version=4)\n"
         "    here = {'metadata': {'path': str(Path(path).resolve().parent)}}\n"
-        "    NotebookClient(nb, timeout=600, kernel_name='python3', resources=here).execute()\n"
+        "    NotebookClient(nb, timeout=600, kernel_name='python3', resources=here,\n"
+        "                   record_timing=False).execute()\n"
         "    nbformat.write(nb, path)\n"
         "    print('executed', path, flush=True)\n"
     )
