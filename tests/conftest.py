@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files() -> list[str]:
+    """Every page of the book in _toc.yml order, as paths without suffix (book/preface, ...)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from conftest import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,15 +39,7 @@ if not Path(CHROMIUM).exists():
 playwright = pytest.importorskip("playwright.sync_api")
 
 
-def toc_pages():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [c["file"] for c in part["chapters"]]
-    return pages
-
-
-CHAPTERS = [p for p in toc_pages() if p.startswith("notebooks/")]
+CHAPTERS = [p for p in toc_files() if p.startswith("notebooks/")]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +93,7 @@ class Visit:
                 and "net::ERR_FAILED" not in e]  # a blocked outside request, listed in .blocked
 
 
-@pytest.mark.parametrize("page", toc_pages())
+@pytest.mark.parametrize("page", toc_files())
 def test_page_loads_offline_without_errors(page, site, browser):
     v = Visit(browser, f"{site}/{page}.html")
     try:
@@ -116,7 +109,7 @@ def test_page_loads_offline_without_errors(page, site, browser):
         v.page.close()
 
 
-@pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("notebooks/")]
+@pytest.mark.parametrize("page", [p for p in toc_files() if p.startswith("notebooks/")]
                          + ["book/notation", "book/glossary"])
 def test_formulas_render(page, site, browser):
     v = Visit(browser, f"{site}/{page}.html")
