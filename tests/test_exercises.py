@@ -19,7 +19,8 @@ def fails_with(report, hint):
 
 @pytest.mark.parametrize("checker", [ex.check_laplace_weights, ex.check_einsum_output,
                                      ex.check_batched_rule1, ex.check_additive_scores,
-                                     ex.check_masked_softmax, ex.check_causal_self_attention])
+                                     ex.check_masked_softmax, ex.check_causal_self_attention,
+                                     ex.check_decoder_attention_step, ex.check_tiled_padding])
 def test_stub_is_reported_as_not_done_and_junk_never_passes(checker):
     fails_with(checker(stub), "not done yet")
     fails_with(checker(lambda *a: None), "did you forget a `return`?")
@@ -152,6 +153,35 @@ def test_split_merge():
                "reshape without transpose(1, 2)")
     fails_with(ex.check_split_merge(split, lambda x: x.transpose(1, 2).view(x.shape[0], x.shape[2], -1)),
                "raised RuntimeError")
+
+
+# chapter 8 ---------------------------------------------------------------------------
+
+def tiled(q, k, v, pad, block, *, stand_in=True, use_pad=True, zero_empty=True):
+    """Rule 3 over key blocks with an online softmax; the switches make typical mistakes."""
+    import math
+    m = q.new_full(q.shape[:-1], -math.inf)
+    ell, acc = q.new_zeros(q.shape[:-1]), q.new_zeros((*q.shape[:-1], v.shape[-1]))
+    for s0 in range(0, k.shape[-2], block):
+        sl = slice(s0, s0 + block)
+        scores = q @ k[..., sl, :].transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if use_pad:
+            scores = scores.masked_fill(~pad[..., None, sl], -math.inf if zero_empty else -1e9)
+        m_new = torch.maximum(m, scores.amax(-1))
+        ref = m_new.masked_fill(m_new == -math.inf, 0.0) if stand_in else m_new
+        p = torch.exp(scores - ref[..., None])
+        rescale = torch.exp(m - ref)
+        ell = rescale * ell + p.sum(-1)
+        acc = rescale[..., None] * acc + p @ v[..., sl, :]
+        m = m_new
+    return acc / torch.where(ell > 0, ell, torch.ones_like(ell))[..., None]
+
+
+def test_tiled_padding():
+    assert ex.check_tiled_padding(tiled).passed
+    fails_with(ex.check_tiled_padding(lambda *a: tiled(*a, stand_in=False)), "(-inf) - (-inf) = NaN")
+    fails_with(ex.check_tiled_padding(lambda *a: tiled(*a, use_pad=False)), "padding is ignored")
+    fails_with(ex.check_tiled_padding(lambda *a: tiled(*a, zero_empty=False)), "zero output")
 
 
 def test_report_reads_as_text():
