@@ -10,10 +10,14 @@ One module per concept:
 - :mod:`attnlib.positional` -- :func:`sinusoidal_positional_encoding`
 - :mod:`attnlib.plotting` -- heatmaps of weights (needs matplotlib, imported only when used)
 - :mod:`attnlib.tiled` -- :func:`tiled_attention`, rule 3 with an online softmax over key blocks
-- :mod:`attnlib.bench` -- timing and peak memory (import it as ``attnlib.bench``; also ``python -m attnlib.bench``)
-- :mod:`attnlib.dates` -- the dates-to-ISO toy translation task, generated from a seed
-- :mod:`attnlib.seq2seq` -- a GRU encoder-decoder with pluggable decoder attention (import it as
-  ``attnlib.seq2seq``; also ``python -m attnlib.seq2seq``)
+
+Course tooling, in subpackages (each ``__init__`` says what is inside):
+
+- :mod:`attnlib.bench` -- timing, peak memory and FLOPs; the sweeps (``python -m attnlib.bench``)
+- :mod:`attnlib.exercises` -- the checkers of the chapters' coding exercises, one module a chapter
+- :mod:`attnlib.seq2seq` -- models trained on tasks generated in code: the dates task
+  (``attnlib.seq2seq.dates``, also ``attnlib.dates``), a GRU encoder-decoder with pluggable
+  attention, the training loop (``python -m attnlib.seq2seq``)
 
 Shape legend used everywhere: ``B`` batch, ``H`` heads, ``L`` query length,
 ``S`` key/value length, ``E`` query/key feature size, ``Ev`` value feature size.
@@ -27,7 +31,7 @@ from .tiled import tiled_attention
 from .multihead import MultiHeadAttention
 from .positional import sinusoidal_positional_encoding
 from . import plotting  # imports matplotlib only when a plot is drawn
-from . import dates  # attnlib.seq2seq is not imported here, so `python -m` runs it cleanly
+from .seq2seq import dates  # the generated task, also reachable as attnlib.dates
 
 __version__ = "0.1.0"
 

@@ -293,7 +293,7 @@ BAD = [
     ("pairs of lists", lambda: train(small("dot"), [["1.1.2000", "2000-01-01"]]), TypeError,
      r"`pairs` must hold \(source, target\) string pairs"),
     ("model type", lambda: exact_match(torch.nn.Linear(2, 2), [("a", "b")]), TypeError,
-     r"`model` must be an attnlib.seq2seq.Seq2Seq; got Linear"),
+     r"`model` must be an nn.Module with source_vocab, target_vocab and translate, e.g. attnlib.seq2seq.Seq2Seq; got Linear"),
     ("progress not bool", lambda: train(small("dot"), [("1.1.2000", "2000-01-01")], progress=1),
      TypeError, r"`progress` must be True or False; got int 1"),
 ]

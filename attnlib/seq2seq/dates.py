@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import random
 
-from . import _checks
+from .. import _checks
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")

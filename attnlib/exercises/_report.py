@@ -1,0 +1,117 @@
+"""The machinery every checker shares: :class:`Report`, :class:`Case` and the loop that runs them.
+
+A checker builds a few :class:`Case` objects (inputs, the reference answer, a
+diagnosis of known mistakes) and hands them to :func:`_run`, which calls the
+reader's function on each, never lets its traceback escape, and stops at the
+first failure with a plain-text explanation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+@dataclass
+class Report:
+    """The outcome of a checker: ``passed`` and the lines shown to the reader."""
+
+    exercise: str
+    passed: bool
+    lines: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass
+class Case:
+    """One input for the reader's function and how to judge the answer.
+
+    ``diagnose(got)`` returns a hint naming a known mistake, or ``None``.
+    """
+
+    label: str
+    args: tuple
+    expected: torch.Tensor
+    diagnose: Callable[[torch.Tensor], str | None] = lambda got: None
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    error_hint: str = "hint: run it on these inputs yourself and print the shapes step by step."
+
+    def hint(self, got: torch.Tensor, default: str) -> str:
+        """The diagnosis for ``got``, or ``default`` when no known mistake matches."""
+        try:
+            return self.diagnose(got) or default
+        except Exception:  # a diagnosis must never hide the report itself
+            return default
+
+
+def _describe(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"tensor {tuple(x.shape)} {str(x.dtype).replace('torch.', '')}"
+    if isinstance(x, torch.nn.Module):
+        return type(x).__name__
+    return repr(x)
+
+
+def _short(t: torch.Tensor) -> str:
+    flat = t.detach().flatten()[:6].tolist()
+    more = ", ..." if t.numel() > 6 else ""
+    return "[" + ", ".join(f"{v:.4g}" for v in flat) + more + "]"
+
+
+def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out) -> Report:
+    """Run ``fn`` on every case; stop at the first failure with a friendly explanation."""
+    name = getattr(fn, "__name__", "your function")
+    if not callable(fn):
+        return Report(exercise, False, [f"✗ {exercise}: expected a function, got {_describe(fn)}."])
+    for i, case in enumerate(cases, 1):
+        head = f"✗ {exercise}, case {i}/{len(cases)} ({case.label})"
+        inputs = "inputs: " + ", ".join(_describe(a) for a in case.args)
+        try:
+            with torch.no_grad():
+                out = fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in case.args])
+        except NotImplementedError:
+            return Report(exercise, False, [
+                f"… {exercise}: not done yet. `{name}` still raises NotImplementedError;",
+                "replace the stub with your code and run the cell again."])
+        except Exception as err:  # the reader's code: report it, never re-raise
+            return Report(exercise, False, [
+                head, inputs, f"`{name}` raised {type(err).__name__}: {err}", case.error_hint])
+        got = pick(out)
+        if not isinstance(got, torch.Tensor):
+            what = got if isinstance(got, str) else f"expected a tensor, got {_describe(got)}"
+            return Report(exercise, False, [
+                head, inputs, what,
+                "hint: did you forget a `return`?" if out is None else "hint: return a torch.Tensor."])
+        lines = [head, inputs]
+        if got.shape != case.expected.shape:
+            hint = case.hint(got, "hint: print the shape after each step and compare with the legend.")
+            return Report(exercise, False, lines + [
+                f"expected shape {tuple(case.expected.shape)}, got {tuple(got.shape)}", hint])
+        if torch.isnan(got).any() and not torch.isnan(case.expected).any():
+            hint = case.hint(got, "hint: where can 0/0 or inf - inf happen in your code?")
+            return Report(exercise, False, lines + ["your result contains NaN", hint])
+        if not torch.allclose(got.double(), case.expected.double(), rtol=case.rtol, atol=case.atol):
+            diff = (got.double() - case.expected.double()).abs().max().item()
+            hint = case.hint(got, "hint: compare your result with the reference row by row.")
+            return Report(exercise, False, lines + [
+                f"expected {_short(case.expected)}", f"got      {_short(got)}",
+                f"largest difference {diff:.3g}", hint])
+    return Report(exercise, True, [f"✓ {exercise}: all {len(cases)} cases pass. Well done!"])
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-5)
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
