@@ -77,12 +77,18 @@ class AdditiveAttention(nn.Module):
         if query_chunk_size is None or query_chunk_size >= q.shape[1]:
             features = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1))  # -> (B, L, S, h)
             return self.v(features).squeeze(-1)  # (B, L, S, h) -> (B, L, S)
-        chunks = []
-        for chunk in q.split(query_chunk_size, dim=1):  # (B, L, h) -> (B, c, h) each
-            # tanh_ in place on the fresh sum: one (B, c, S, h) tensor per chunk, not two
-            features = torch.tanh_(chunk.unsqueeze(2) + k.unsqueeze(1))  # -> (B, c, S, h)
-            chunks.append(self.v(features).squeeze(-1))  # (B, c, S, h) -> (B, c, S)
-        return torch.cat(chunks, dim=1)  # -> (B, L, S)
+        # One chunk at a time, each in its own call: a chunk's features are freed when
+        # _chunk_scores returns, before the next chunk's are allocated.  (A loop variable
+        # would keep the previous chunk alive while the next one is made: twice the memory.)
+        chunks = [self._chunk_scores(chunk, k)
+                  for chunk in q.split(query_chunk_size, dim=1)]  # (B, L, h) -> (B, c, h) each
+        return torch.cat(chunks, dim=1)  # n x (B, c, S) -> (B, L, S)
+
+    def _chunk_scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Scores of one chunk of projected queries: ``(B, c, h)``, ``(B, S, h) -> (B, c, S)``."""
+        # tanh_ in place on the fresh sum: one (B, c, S, h) tensor, not two
+        features = torch.tanh_(q.unsqueeze(2) + k.unsqueeze(1))  # -> (B, c, S, h)
+        return self.v(features).squeeze(-1)  # (B, c, S, h) -> (B, c, S)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 mask: torch.Tensor | None = None, *,

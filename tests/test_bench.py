@@ -170,3 +170,64 @@ def test_command_line_writes_files(tmp_path, capsys):
     assert (tmp_path / f"{tag}_ceiling.csv").exists()
     saved = bench.load_results(tmp_path / f"{tag}_ceiling.json")
     assert saved[0].sweep == "ceiling" and saved[0].device == "cpu"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--rounds", "0"], "argument --rounds: expected a positive int; got '0'"),
+    (["--min-run-time", "-1"], "argument --min-run-time: expected a positive number"),
+    (["--min-run-time", "nan"], "argument --min-run-time: expected a positive number"),
+    (["--lengths", "64", "0"], "argument --lengths: expected a positive int; got '0'"),
+    (["--threads", "x"], "argument --threads: expected a positive int; got 'x'"),
+    (["--device", "tpu"], "argument --device: `device` must be 'cpu', 'cuda', 'cuda:N' or"),
+    (["--sweeps", "speed"], "argument --sweeps: invalid choice: 'speed'"),
+])
+def test_command_line_argument_errors_are_one_argparse_line(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("python -m attnlib.bench: error:")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message for a missing GPU")
+def test_command_line_cuda_without_a_gpu_is_an_argument_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--device", "cuda"])
+    assert exit_.value.code == 2
+    assert "torch.cuda.is_available() is False" in capsys.readouterr().err
+
+
+def test_command_line_checks_out_before_measuring(tmp_path, capsys, monkeypatch):
+    measured = []
+    monkeypatch.setattr(bench.cli, "matmul_ceiling", lambda *a, **k: measured.append(1))
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--out", str(a_file), "--device", "cpu", "--sweeps", "ceiling"])
+    assert exit_.value.code == 2 and not measured
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_help_documents_the_exit_status(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "exit status:" in text and "missed its bound" in text
+    assert "issue" not in text.lower()
+
+
+def test_ratio_checks_cover_the_causal_fast_path(monkeypatch):
+    # Tiny sizes, so this checks what is compared and how, not the speed.
+    results, ratios = bench.ratio_checks("cpu", rounds=1, min_run_time=0.001,
+                                         tiled_lengths=(32,), block_sizes=(16,),
+                                         rule2=dict(B=1, L=16, E=8, hidden=8, chunk=4),
+                                         causal=dict(B=1, H=2, L=32, E=8))
+    causal = [r for r in ratios if r.what.startswith("causal")]
+    assert len(causal) == 1
+    assert causal[0].numerator == "attnlib is_causal=True need_weights=False"
+    assert causal[0].denominator == "torch SDPA is_causal=True" and causal[0].bound == 1.1
+    timed = {r.variant: r.median_s for r in results if r.params.get("is_causal")}
+    assert causal[0].value == pytest.approx(timed[causal[0].numerator]
+                                            / timed[causal[0].denominator])

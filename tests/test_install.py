@@ -1,13 +1,17 @@
-"""The Colab path: a fresh environment that already has torch installs attnlib from git.
+"""attnlib installed the way its users install it, into fresh virtual environments.
 
-A new virtual environment gets torch, ipykernel and matplotlib (what Colab brings),
+1. Torch only: a new environment holding nothing but the pinned torch installs attnlib
+   from this repository (a normal, non-editable install) and runs the README's snippet and
+   both command lines, with and without their progress bars (tqdm is an optional extra).
+2. The Colab path: a new virtual environment gets torch, ipykernel and matplotlib (what Colab brings),
 but not attnlib.  A chapter is then executed in a kernel running in that
 environment, with ``google.colab`` faked so that the chapter's own first cell
-runs its ``%pip install "attnlib @ git+..."``, pointed at this repository's
-clone (``git+file://``, the committed HEAD) instead of the public URL.
+   runs its ``%pip install "attnlib @ git+..."``, pointed at this repository's
+   clone (``git+file://``, the committed HEAD) instead of the public URL.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import venv
@@ -27,6 +31,52 @@ def pins(*names):
     wanted = {n.lower() for n in names}
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     return [line for line in lines if line.split("==")[0].lower() in wanted]
+
+
+def readme_snippet() -> str:
+    """The Python block of README.md's section on using attnlib on its own."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Using `attnlib` on its own", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_attnlib_installs_and_runs_with_torch_alone(tmp_path):
+    env_dir = tmp_path / "torch-only"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", *pins("torch")], check=True,
+                   timeout=900)
+    # a copy of the package's sources, so the build leaves nothing in the repository
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "attnlib", source / "attnlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", str(source)], check=True,
+                   timeout=900)
+    listed = subprocess.run([python, "-m", "pip", "list", "--format=freeze"], check=True,
+                            capture_output=True, text=True).stdout.lower()
+    for absent in ("tqdm", "matplotlib", "ipywidgets"):
+        assert f"{absent}==" not in listed, f"{absent} came along; attnlib must need torch only"
+
+    def run(*args):
+        # from an empty folder, so the repository is not on sys.path
+        proc = subprocess.run([python, *args], capture_output=True, text=True, cwd=tmp_path,
+                              timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        return proc
+
+    where = run("-c", "import attnlib; print(attnlib.__file__)").stdout
+    assert str(env_dir) in where, where
+    run("-c", readme_snippet() + "\nassert out.shape == (2, 4, 5) and weights.shape == (2, 4, 6)")
+    train = ("-m", "attnlib.seq2seq", "--rule", "dot", "--epochs", "1", "--n-train", "300")
+    quiet = run(*train, "--no-progress")
+    assert "exact match: val" in quiet.stdout and "steps" not in quiet.stderr
+    shown = run(*train)
+    assert "exact match: val" in shown.stdout
+    assert "rule=dot: 5/5 steps (100%)" in shown.stderr, shown.stderr  # the plain text bar
+    helped = run("-m", "attnlib.bench", "--help")
+    assert "exit status:" in helped.stdout
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to install from a git URL")

@@ -1,0 +1,129 @@
+"""Rotary position embedding (Su et al., 2021, RoFormer): positions as rotations of q and k.
+
+Chapter 7 showed that moving the sinusoidal encoding ``k`` positions on is a
+rotation of each feature pair by ``k w_i``.  Rotary embedding uses that rotation
+directly: instead of *adding* a position code, it *rotates* feature pair
+``(2i, 2i+1)`` of the query or key at position ``m`` by the angle ``m w_i``,
+
+.. math::
+
+    \\begin{pmatrix} x'_{2i} \\\\ x'_{2i+1} \\end{pmatrix} =
+    \\begin{pmatrix} \\cos m w_i & -\\sin m w_i \\\\ \\sin m w_i & \\cos m w_i \\end{pmatrix}
+    \\begin{pmatrix} x_{2i} \\\\ x_{2i+1} \\end{pmatrix},
+    \\qquad w_i = \\text{base}^{-2i/E}.
+
+Rotations compose by adding angles and keep dot products, so
+``R(m) q . R(n) k = q . R(n - m) k``: the score depends on the offset ``n - m``
+only, never on where the pair sits in the sequence.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from . import _checks
+from .dot_product import scaled_dot_product_attention
+from .multihead import MultiHeadAttention
+
+
+def rotary_angles(length: int, dim: int, *, offset: int = 0, base: float = 10000.0,
+                  device=None) -> torch.Tensor:
+    """The ``(length, dim/2)`` angles ``(offset + m) w_i`` in float64.
+
+    Shapes:
+        - returns: ``(length, dim/2)``
+    """
+    position = torch.arange(offset, offset + length, dtype=torch.float64, device=device)
+    omega = float(base) ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)
+    return position[:, None] * omega[None, :]  # (L, 1) * (1, E/2) -> (L, E/2)
+
+
+def apply_rotary(x: torch.Tensor, *, offset: int = 0, base: float = 10000.0) -> torch.Tensor:
+    """Rotate feature pair ``(2i, 2i+1)`` of the row at position ``m`` by ``(offset + m) w_i``.
+
+    Args:
+        x: queries or keys, floating point, with an even last dim ``E``.
+        offset: the position of the first row (``m`` counts from it); a decoder
+            with a cache of ``t`` tokens rotates its new token with ``offset=t``.
+        base: sets the slowest frequency, ``w_i = base ** (-2i / E)``.
+
+    Returns:
+        a new tensor; ``x`` is not changed.  The angles are computed in float64,
+        then converted to ``x``'s dtype.
+
+    Shapes:
+        - x: ``(..., L, E)``, ``E`` even
+        - returns: ``(..., L, E)``
+
+    Example:
+        >>> q = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+        >>> apply_rotary(q).round(decimals=4).tolist()  # position 1 turns by 1 radian
+        [[1.0, 0.0], [0.5403, 0.8415]]
+    """
+    _checks.tensor(x, "x")
+    _checks.floating(x, "x")
+    _checks.rank(x, "x", "(..., L, E)", at_least=2)
+    if x.shape[-1] % 2:
+        raise ValueError(f"`x` must have an even last dim E (features rotate in pairs "
+                         f"(0, 1), (2, 3), ...); got shape {_checks._shape(x)}")
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral) or offset < 0:
+        raise ValueError(f"`offset` must be an int >= 0 (the position of the first row); "
+                         f"got {offset!r}")
+    _checks.positive_number(base, "base")
+    L, E = x.shape[-2], x.shape[-1]
+    angle = rotary_angles(L, E, offset=int(offset), base=base, device=x.device)
+    cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)  # (L, E/2) each
+    x0, x1 = x[..., 0::2], x[..., 1::2]  # (..., L, E) -> 2 x (..., L, E/2)
+    out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)  # (..., L, E/2, 2)
+    return out.flatten(-2)  # (..., L, E/2, 2) -> (..., L, E): pairs back side by side
+
+
+class RotaryMultiHeadAttention(MultiHeadAttention):
+    """:class:`MultiHeadAttention` whose queries and keys are rotated by their positions.
+
+    The same parameters and arguments; every head rotates its ``E/H`` features
+    with :func:`apply_rotary` after the projections, queries from position 0 and
+    keys from position 0.  Meant for self-attention.
+
+    Shapes:
+        as :class:`MultiHeadAttention`; ``E/H`` must be even.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, *, bias: bool = True,
+                 dropout: float = 0.0, base: float = 10000.0):
+        super().__init__(embed_dim, num_heads, bias=bias, dropout=dropout)
+        if self.head_dim % 2:
+            raise ValueError(f"rotary attention needs an even head size embed_dim/num_heads; "
+                             f"got embed_dim {embed_dim}, num_heads {num_heads}")
+        _checks.positive_number(base, "base")
+        self.base = float(base)
+
+    def forward(self, query, key, value, mask=None, need_weights: bool = True):
+        _checks.qkv(query, key, value, legends=("(B, L, E)", "(B, S, E)", "(B, S, E)"),
+                    exact_rank=3)
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            _checks.size(t, name, -1, self.embed_dim, "last dim E (embed_dim)")
+        _checks.matches_module(query, "query", self)
+        _checks.boolean(need_weights, "need_weights")
+        B, L, S = query.shape[0], query.shape[1], key.shape[1]
+        if mask is not None:
+            mask = self._check_mask(mask, B, L, S, query.device)
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)  # (3E, E) -> 3 x (E, E)
+        b_q = b_k = b_v = None
+        if self.in_proj_bias is not None:
+            b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+        q = self._split_heads(torch.nn.functional.linear(query, w_q, b_q))  # (B, H, L, E/H)
+        k = self._split_heads(torch.nn.functional.linear(key, w_k, b_k))  # (B, H, S, E/H)
+        v = self._split_heads(torch.nn.functional.linear(value, w_v, b_v))  # (B, H, S, E/H)
+        q, k = apply_rotary(q, base=self.base), apply_rotary(k, base=self.base)
+        if self.training and self.dropout > 0:
+            _, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, L, S)
+            weights = torch.nn.functional.dropout(weights, p=self.dropout, training=True)
+            heads = weights @ v  # (B, H, L, S) @ (B, H, S, E/H) -> (B, H, L, E/H)
+            weights = weights if need_weights else None
+        else:
+            heads, weights = scaled_dot_product_attention(q, k, v, mask,
+                                                          need_weights=need_weights)
+        return self.out_proj(self._merge_heads(heads)), weights  # (B, L, E)
