@@ -179,6 +179,14 @@ def positive_int(x, name: str) -> None:
         raise ValueError(f"`{name}` must be a positive int; got {x!r}")
 
 
+def non_negative_int(x, name: str) -> None:
+    """Require an ``int`` >= 0 (``bool`` is refused): a size that may be empty, like ``L`` or ``S``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"`{name}` must be a non-negative int; got {type(x).__name__} {x!r}")
+    if x < 0:
+        raise ValueError(f"`{name}` must be a non-negative int; got {x!r}")
+
+
 def boolean(x, name: str) -> None:
     """Require a Python ``bool``."""
     if not isinstance(x, bool):

@@ -26,13 +26,15 @@ def causal_mask(L: int, S: int, *, device: torch.device | str | None = None) -> 
     """Boolean ``(L, S)`` mask where query ``i`` may attend to keys ``0..i``.
 
     Aligned to the top-left corner, like ``is_causal=True`` in
-    :func:`torch.nn.functional.scaled_dot_product_attention`.
+    :func:`torch.nn.functional.scaled_dot_product_attention`: with ``L > S``
+    the queries from ``S`` on see every key.  ``L`` or ``S`` may be 0 (an
+    empty mask).
 
     Shapes:
         - returns: ``(L, S)``, ``True`` = may attend
     """
-    _checks.positive_int(L, "L")
-    _checks.positive_int(S, "S")
+    _checks.non_negative_int(L, "L")
+    _checks.non_negative_int(S, "S")
     return torch.ones(L, S, dtype=torch.bool, device=device).tril()
 
 
@@ -55,10 +57,16 @@ def scaled_dot_product_attention(
             A query with no allowed key gets zero weights and a zero output.
         is_causal: also forbid query ``i`` from attending to keys after ``i``
             (top-left aligned, as in PyTorch).  May be combined with ``mask``.
+            With ``need_weights=False`` and no ``mask``, PyTorch's own causal
+            path runs (``is_causal=True``), which builds no mask at all.
         scale: multiplies the scores; default ``1 / sqrt(E)``.
         need_weights: if False, skip building the weights and call
             :func:`torch.nn.functional.scaled_dot_product_attention`'s fused
             kernel; the returned weights are then ``None``.
+
+    Empty sizes behave as in PyTorch: a batch dim, ``L`` or ``S`` may be 0.
+    With ``S = 0`` every query has nothing to attend to, so the output is
+    zero; the gradients then exist and are zero.
 
     Returns:
         ``(output, weights)``.
@@ -80,6 +88,12 @@ def scaled_dot_product_attention(
     scores_shape = (*query.shape[:-1], S)
     if mask is not None:
         _checks.mask(mask, scores_shape, "(..., L, S)", query.device)
+    if is_causal and mask is None and not need_weights:
+        # PyTorch's causal path: the same top-left triangle as causal_mask(L, S), with no
+        # mask built.  No row is fully masked (query i always sees key 0), except when
+        # S = 0, where PyTorch, like the written-out rule, returns zeros.
+        output = F.scaled_dot_product_attention(query, key, value, is_causal=True, scale=scale)
+        return output, None
     if is_causal:
         causal = causal_mask(L, S, device=query.device)
         mask = causal if mask is None else mask & causal

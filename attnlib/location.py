@@ -44,6 +44,13 @@ class LocationAttention(nn.Module):
         attn: ``Linear(query_size + key_size, value_size1)``, scores from ``[Q; K]``.
         attn_combine: ``Linear(query_size + value_size2, output_size)``, the output layer.
 
+    Empty batches and queries work as in PyTorch: ``B = 0`` or ``L = 0`` give an
+    empty output and weights, and zero gradients.  The number of positions is
+    not a property of the input but of the layer: ``attn`` has exactly
+    ``value_size1`` outputs, fixed when the module is made, so ``V`` must have
+    that many rows and ``value_size1 = 0`` (a layer scoring no position) is
+    refused.  That fixed length is the limitation the chapter on rule 1 points out.
+
     Shapes:
         - Q: ``(B, L, query_size)``
         - K: ``(B, L, key_size)`` (one key row per query row, as in the article)

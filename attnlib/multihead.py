@@ -126,8 +126,8 @@ class MultiHeadAttention(nn.Module):
         return _checks.mask(mask, (B, H, L, S), "(B, H, L, S)", device)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                mask: torch.Tensor | None = None, need_weights: bool = True
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                mask: torch.Tensor | None = None, need_weights: bool = True, *,
+                is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return ``(output, weights)``; see the class docstring for shapes.
 
         ``weights`` are per head, ``(B, H, L, S)``, and are the ones the output was
@@ -135,6 +135,11 @@ class MultiHeadAttention(nn.Module):
         With ``need_weights=False`` they are ``None`` and, unless dropout is active,
         PyTorch's fused kernel does the work.  A query row whose keys are all masked
         gets zero weights in every head, so its output is ``out_proj.bias``.
+
+        ``is_causal=True`` is the same as passing ``causal_mask(L, S)`` (query ``i``
+        sees keys ``0..i``, top-left aligned), combined with ``mask`` if one is
+        given.  With ``need_weights=False``, no ``mask`` and no active dropout, no
+        mask is built: PyTorch's fused kernel runs its own causal path.
         """
         _checks.qkv(query, key, value, legends=_LEGENDS, exact_rank=3)
         E = self.embed_dim
@@ -143,6 +148,7 @@ class MultiHeadAttention(nn.Module):
         _checks.size(value, "value", -1, E, "last dim E (embed_dim)")
         _checks.matches_module(query, "query", self)
         _checks.boolean(need_weights, "need_weights")
+        _checks.boolean(is_causal, "is_causal")
         B, L, S = query.shape[0], query.shape[1], key.shape[1]
         if mask is not None:
             mask = self._check_mask(mask, B, L, S, query.device)
@@ -159,14 +165,16 @@ class MultiHeadAttention(nn.Module):
         dropping = self.training and self.dropout > 0
         if dropping:
             # attnlib's rule 3 has no dropout argument: build the weights, drop, multiply.
-            _, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, L, S)
+            _, weights = scaled_dot_product_attention(
+                q, k, v, mask, is_causal=is_causal)  # (B, H, L, S)
             weights = F.dropout(weights, p=self.dropout, training=True)
             heads = weights @ v  # (B, H, L, S) @ (B, H, S, E/H) -> (B, H, L, E/H)
             if not need_weights:
                 weights = None
         else:
             heads, weights = scaled_dot_product_attention(
-                q, k, v, mask, need_weights=need_weights)  # (B, H, L, E/H), (B, H, L, S) or None
+                q, k, v, mask, is_causal=is_causal,
+                need_weights=need_weights)  # (B, H, L, E/H), (B, H, L, S) or None
         output = self.out_proj(self._merge_heads(heads))  # (B, H, L, E/H) -> (B, L, E) -> (B, L, E)
         return output, weights
 

@@ -28,7 +28,8 @@ def sinusoidal_positional_encoding(length: int, dim: int, *, base: float = 10000
     """The ``(length, dim)`` table ``PE(p, 2i) = sin(p w_i)``, ``PE(p, 2i+1) = cos(p w_i)``.
 
     Args:
-        length: number of positions ``p = 0, ..., length - 1``.
+        length: number of positions ``p = 0, ..., length - 1``; 0 gives an
+            empty ``(0, dim)`` table.
         dim: feature size; an odd ``dim`` ends with a sine column whose cosine
             partner is left out.
         base: sets the slowest frequency, ``w_i = base ** (-2i / dim)``; 10000 in
@@ -49,7 +50,7 @@ def sinusoidal_positional_encoding(length: int, dim: int, *, base: float = 10000
         >>> pe[0].tolist()
         [0.0, 1.0, 0.0, 1.0]
     """
-    _checks.positive_int(length, "length")
+    _checks.non_negative_int(length, "length")
     _checks.positive_int(dim, "dim")
     _checks.positive_number(base, "base")
     if dtype is None:

@@ -70,6 +70,9 @@ def tiled_attention(
             queries that may see part of it.
         scale: multiplies the scores; default ``1 / sqrt(E)``.
 
+    Empty sizes behave as in PyTorch: a batch dim, ``L`` or ``S`` may be 0; with
+    ``S = 0`` the output is zero, and gradients exist and are zero.
+
     Returns:
         the output, in the inputs' dtype.  For ``float16`` and ``bfloat16``
         inputs the running maximum, denominator and accumulator are kept in
@@ -157,8 +160,11 @@ def tiled_attention(
                 acc = torch.cat((acc[:, :q0], acc_new), dim=-2)
         del scores, p  # free this tile before the next one is made
 
-    if acc is None:  # S = 0 with autograd: no key at all
-        return value.new_zeros((*lead, L, Ev))
+    if acc is None:
+        # With autograd no block ran: S = 0 (no key at all), or causal with L = 0.  The
+        # output is zero (S = 0) or empty (L = 0), as in PyTorch; made by the two empty
+        # products so that it stays connected to the inputs and their gradients are zero.
+        return (query @ key.transpose(-2, -1)) @ value  # (..., L, S) @ (..., S, Ev), S or L = 0
     numerator, denom = acc[..., :Ev], acc[..., Ev:]  # (N, L, Ev), (N, L, 1)
     # A row with no allowed key (none exists for causal top-left or no mask, but the
     # guard is cheap) has numerator = 0 and denom = 0: give it a zero output, not NaN.

@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _checks
-from .dot_product import causal_mask
 from .multihead import MultiHeadAttention
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -57,21 +56,6 @@ def _self_attention(d_model: int, nhead: int, dropout: float, rotary: bool) -> n
         from .rotary import RotaryMultiHeadAttention  # rotary imports this module's parts
         return RotaryMultiHeadAttention(d_model, nhead, dropout=dropout)
     return MultiHeadAttention(d_model, nhead, dropout=dropout)
-
-
-def _combine(mask, is_causal: bool, L: int, S: int, device, name: str):
-    """``mask`` and, if asked, the causal mask: one boolean mask or ``None``."""
-    _checks.boolean(is_causal, name)
-    if not is_causal:
-        return mask
-    causal = causal_mask(L, S, device=device)  # (L, S)
-    if mask is None:
-        return causal
-    _checks.tensor(mask, "mask")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"`mask` must be a boolean tensor (True = may attend); got dtype "
-                        f"{mask.dtype}. Convert a 0/1 mask with mask.bool()")
-    return mask & causal  # broadcasts (L, S) against (B, 1, S), (B, L, S) or (B, H, L, S)
 
 
 class _Layer(nn.Module):
@@ -149,19 +133,21 @@ class TransformerEncoderLayer(_Layer):
 
     def forward(self, src: torch.Tensor, mask: torch.Tensor | None = None, *,
                 is_causal: bool = False) -> torch.Tensor:
-        """``(B, L, E) -> (B, L, E)``; ``is_causal=True`` adds :func:`attnlib.causal_mask`."""
+        """``(B, L, E) -> (B, L, E)``; ``is_causal=True`` adds :func:`attnlib.causal_mask`
+        (combined with ``mask`` if one is given)."""
         return self._forward(src, mask, is_causal, need_weights=False)[0]
 
     def _forward(self, src, mask, is_causal, need_weights):
         self._check_input(src, "src")
-        mask = _combine(mask, is_causal, src.shape[1], src.shape[1], src.device, "is_causal")
+        _checks.boolean(is_causal, "is_causal")
+        sa = dict(need_weights=need_weights, is_causal=is_causal)
         x = src
         if self.norm_first:
-            a, w = self.self_attn(*(self.norm1(x),) * 3, mask, need_weights=need_weights)
+            a, w = self.self_attn(*(self.norm1(x),) * 3, mask, **sa)
             x = x + self.dropout1(a)
             x = x + self.dropout2(self._ff_block(self.norm2(x)))
         else:
-            a, w = self.self_attn(x, x, x, mask, need_weights=need_weights)
+            a, w = self.self_attn(x, x, x, mask, **sa)
             x = self.norm1(x + self.dropout1(a))
             x = self.norm2(x + self.dropout2(self._ff_block(x)))
         return x, w
@@ -209,19 +195,19 @@ class TransformerDecoderLayer(_Layer):
         self._check_input(tgt, "tgt")
         self._check_input(memory, "memory")
         _checks.dim_equal(tgt, "tgt", 0, memory, "memory", 0, "batch size B (dim 0)")
-        L = tgt.shape[1]
-        tgt_mask = _combine(tgt_mask, tgt_is_causal, L, L, tgt.device, "tgt_is_causal")
+        _checks.boolean(tgt_is_causal, "tgt_is_causal")
+        sa = dict(need_weights=need_weights, is_causal=tgt_is_causal)
         x = tgt
         if self.norm_first:
             h = self.norm1(x)
-            a, w_self = self.self_attn(h, h, h, tgt_mask, need_weights=need_weights)
+            a, w_self = self.self_attn(h, h, h, tgt_mask, **sa)
             x = x + self.dropout1(a)
             c, w_cross = self.multihead_attn(self.norm2(x), memory, memory, memory_mask,
                                              need_weights=need_weights)
             x = x + self.dropout2(c)
             x = x + self.dropout3(self._ff_block(self.norm3(x)))
         else:
-            a, w_self = self.self_attn(x, x, x, tgt_mask, need_weights=need_weights)
+            a, w_self = self.self_attn(x, x, x, tgt_mask, **sa)
             x = self.norm1(x + self.dropout1(a))
             c, w_cross = self.multihead_attn(x, memory, memory, memory_mask,
                                              need_weights=need_weights)

@@ -102,7 +102,33 @@ def temperature_widget(scores: torch.Tensor, *, low: float = 0.05, high: float =
         value=1.0, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
         description="temperature", style={"description_width": "initial"},
         layout=widgets.Layout(width="100%", max_width="32em"))
-    return widgets.interactive(draw, temperature=slider)
+    return live_figure(draw, f"live temperature slider, {low:g} to {high:g}",
+                       temperature=slider)
+
+
+def live_figure(draw: Callable, summary: str, **controls):
+    """``ipywidgets.interactive(draw, **controls)`` whose plain-text form is ``summary``.
+
+    A notebook stores a widget's plain text next to its view; ipywidgets' own
+    is one long line listing every control.  Controls given without a
+    ``description_width`` get ``"initial"``, so their labels are never cut.
+
+    Returns:
+        the ``interactive`` widget; its ``result`` is ``draw``'s last return value.
+    """
+    import ipywidgets as widgets
+
+    for control in controls.values():
+        style = getattr(control, "style", None)
+        if style is not None and hasattr(style, "description_width") \
+                and not style.description_width:
+            style.description_width = "initial"
+
+    class LiveFigure(widgets.interactive):
+        def __repr__(self) -> str:
+            return summary
+
+    return LiveFigure(draw, **controls)
 
 
 class StaticSlider:
@@ -193,10 +219,12 @@ class StaticSlider:
 
 
 def render_frames(draw: Callable, values: Sequence, *, figsize=(5.5, 3.0), dpi: int = 100,
-                  font_size: float = 12.0) -> list[bytes]:
+                  font_size: float = 12.0, colors: int | None = 64) -> list[bytes]:
     """Draw ``draw(fig, value)`` into a fresh figure for every value; return the PNGs.
 
     Each figure is closed after it is saved, so nothing is shown in the notebook.
+    ``colors`` reduces each frame to that many colours (about a third of the
+    bytes for line and bar charts); ``None`` keeps matplotlib's full-colour PNG.
     """
     import matplotlib.pyplot as plt
 
@@ -210,13 +238,24 @@ def render_frames(draw: Callable, values: Sequence, *, figsize=(5.5, 3.0), dpi: 
                 fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
             finally:
                 plt.close(fig)
-            frames.append(buf.getvalue())
+            frames.append(buf.getvalue() if colors is None else _fewer_colors(buf, colors))
     return frames
+
+
+def _fewer_colors(png: io.BytesIO, colors: int) -> bytes:
+    from PIL import Image  # installed with matplotlib
+
+    png.seek(0)
+    image = Image.open(png).convert("RGB").quantize(colors=colors,
+                                                    method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def static_slider(draw: Callable, values: Sequence, *, label: str, alt, fmt: str = "{}",
                   start: int = 0, figsize=(5.5, 3.0), dpi: int = 100,
-                  font_size: float = 12.0) -> StaticSlider:
+                  font_size: float = 12.0, colors: int | None = 64) -> StaticSlider:
     """A slider over ``values`` for the static book: every frame drawn now.
 
     Args:
@@ -227,6 +266,7 @@ def static_slider(draw: Callable, values: Sequence, *, label: str, alt, fmt: str
         fmt: format string for the value shown, e.g. ``"{:.2g}"``.
         start: the index of the value shown first.
         figsize, dpi, font_size: the size of every frame and of its text.
+        colors: the number of colours per frame (see :func:`render_frames`).
 
     Returns:
         a :class:`StaticSlider`; a notebook displays it as HTML.
@@ -237,7 +277,8 @@ def static_slider(draw: Callable, values: Sequence, *, label: str, alt, fmt: str
     if not callable(draw):
         raise TypeError(f"`draw` must be a function draw(fig, value); got {type(draw).__name__}")
     alts = [alt(v) if callable(alt) else alt for v in values]
-    frames = render_frames(draw, values, figsize=figsize, dpi=dpi, font_size=font_size)
+    frames = render_frames(draw, values, figsize=figsize, dpi=dpi, font_size=font_size,
+                           colors=colors)
     return StaticSlider(frames, [fmt.format(v) for v in values], alts, label=label, start=start)
 
 

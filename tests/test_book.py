@@ -1,6 +1,10 @@
 """Book-level checks: the table of contents, stored outputs, and a -W build."""
 
+import html
+import importlib.util
+import json
 import re
+import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -10,6 +14,15 @@ from conftest import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MAX_COLUMNS = 80  # about what the 688 px text column shows of monospace text
+
+
+def _subset_cjk():
+    """book/fonts/subset_cjk.py, the script that makes the bundled CJK font."""
+    spec = importlib.util.spec_from_file_location("subset_cjk", ROOT / "book/fonts/subset_cjk.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_notebook_is_a_chapter_and_every_chapter_exists():
@@ -67,3 +80,145 @@ def test_colab_install_cells_use_the_configured_repository():
     for nb in NOTEBOOKS:
         first_code = next(c for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code")
         assert f'"attnlib @ git+{url}"' in first_code.source, nb.name
+
+
+# --- what a reader sees of each notebook, checked without a build ---------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_FENCE = re.compile(r"^(`{3,}|~{3,})\s*(.*)$")
+_CODE_DIRECTIVES = ("{code-block}", "{code}", "{code-cell}", "{literalinclude}")
+
+
+def columns(line: str) -> int:
+    """Display width in a monospace font: East Asian wide characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def _output_lines(output):
+    """The text lines a stored output shows (streams, plain-text results, error lines)."""
+    if output.output_type == "stream":
+        yield from output.text.splitlines()
+    elif output.output_type in ("execute_result", "display_data"):
+        data = output.get("data", {})
+        if "text/plain" in data and not ({"text/html", "image/png", "image/svg+xml",
+                                          "application/vnd.jupyter.widget-view+json"} & set(data)):
+            yield from data["text/plain"].splitlines()
+    elif output.output_type == "error":
+        for entry in output.traceback:
+            yield from _ANSI.sub("", entry).splitlines()
+
+
+def _markdown_code_lines(source: str):
+    """Lines inside fenced code blocks of a markdown cell (solutions show code this way).
+
+    A fence whose info string is a directive ({exercise}, {solution}, ...) holds markdown,
+    not code; fences nest, a closing fence being at least as long as its opening one.
+    """
+    stack = []  # (fence characters, is code)
+    for line in source.splitlines():
+        fence = _FENCE.match(line.strip())
+        if fence and stack and not fence[2] and fence[1][0] == stack[-1][0][0] \
+                and len(fence[1]) >= len(stack[-1][0]):
+            stack.pop()
+        elif fence and not (stack and stack[-1][1]):
+            info = fence[2].strip()
+            stack.append((fence[1], not info.startswith("{") or info.startswith(_CODE_DIRECTIVES)))
+        elif stack and stack[-1][1]:
+            yield line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_code_and_printed_lines_fit_80_columns(path):
+    nb = nbformat.read(path, as_version=4)
+    long = []
+    for i, cell in enumerate(nb.cells):
+        if "remove-cell" in cell.metadata.get("tags", []):
+            continue  # never shown (the Colab install cell)
+        lines = [("code", line) for line in (cell.source.splitlines() if cell.cell_type == "code"
+                                             else _markdown_code_lines(cell.source))]
+        if cell.cell_type == "code" and "remove-output" not in cell.metadata.get("tags", []):
+            lines += [("output", line) for out in cell.get("outputs", [])
+                      for line in _output_lines(out)]
+        long += [f"cell {i} {kind} ({columns(line)} columns): {line[:90]}"
+                 for kind, line in lines if columns(line) > MAX_COLUMNS]
+    assert long == [], f"{path.name}: lines wider than {MAX_COLUMNS} columns:\n" + "\n".join(long)
+
+
+_MACHINE_PATH = re.compile(r"/work/|/root/|/home/|/tmp/|site-packages|\.venv\b")
+
+
+def _output_strings(output):
+    """Every text an output stores (images and widget state excluded: base64 / JSON models)."""
+    if output.output_type == "stream":
+        yield output.text
+    elif output.output_type == "error":
+        yield from (output.ename, output.evalue, *output.traceback)
+    else:
+        for mime, value in output.get("data", {}).items():
+            if mime.startswith("text/") or mime.endswith("+json") and "widget" not in mime:
+                yield value if isinstance(value, str) else json.dumps(value)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_no_stored_output_shows_a_path_of_the_build_machine(path):
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            for text in _output_strings(out):
+                for m in _MACHINE_PATH.finditer(_ANSI.sub("", text)):
+                    found.append(f"cell {i}: ...{text[max(0, m.start() - 40):m.end() + 40]}...")
+    assert found == [], f"{path.name}: outputs show build-machine paths:\n" + "\n".join(found)
+
+
+# --- the bundled CJK font -------------------------------------------------------------------
+
+def test_bundled_cjk_font_covers_every_source():
+    """Every CJK character in the sources is in the font (else run book/fonts/subset_cjk.py)."""
+    cjk = _subset_cjk()
+    used, font = cjk.characters_used(), cjk.font_characters()
+    assert used, "no CJK character found: the scan of the sources is broken"
+    missing = "".join(sorted(used - font))
+    assert missing == "", f"the bundled font lacks {missing!r}: run book/fonts/subset_cjk.py"
+    assert {c for c in font if cjk.is_cjk(c)} == used, (
+        "the font holds CJK characters the book no longer uses: run book/fonts/subset_cjk.py")
+
+
+def test_font_css_loads_the_font_for_the_scripts_cjk_blocks():
+    cjk = _subset_cjk()
+    css = (ROOT / "book/static/book.css").read_text(encoding="utf-8")
+    face = re.search(r"@font-face\s*{(.*?)}", css, re.S).group(1)
+    declared = " ".join(re.search(r"unicode-range:\s*([^;]*);", face).group(1).split())
+    assert declared == cjk.unicode_range_css()
+    src = re.search(r'url\("([^"]+)"\)', face).group(1)
+    assert (ROOT / "book/static" / src).resolve() == cjk.OUTPUT.resolve()
+    assert (cjk.OUTPUT.parent / "OFL.txt").read_text().count("SIL OPEN FONT LICENSE") == 1
+
+
+def test_bundled_cjk_font_covers_the_built_book(build):
+    """Every CJK character of every built page (text and attributes) is in the font."""
+    proc, site = build
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    cjk = _subset_cjk()
+    font = cjk.font_characters()
+    pages = [p for p in site.rglob("*.html") if "_static" not in p.parts]
+    assert len(pages) >= len(toc_files())
+    missing = {}
+    for page in pages:
+        text = html.unescape(page.read_text(encoding="utf-8"))
+        for ch in {c for c in text if cjk.is_cjk(c)} - font:
+            missing.setdefault(ch, page.relative_to(site).as_posix())
+    assert missing == {}, f"characters the bundled font lacks (first page with each): {missing}"
+    assert any(cjk.is_cjk(c) for c in (site / "book/glossary.html").read_text(encoding="utf-8"))
+
+
+# --- the repository stands alone -------------------------------------------------------------
+
+def test_docs_name_no_file_outside_the_repository():
+    docs = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "book").glob("*.md"))]
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        assert "COURSE.md" not in text and "../shared" not in text, doc.name
+        for target in re.findall(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)", text):
+            resolved = (doc.parent / target.split("#")[0]).resolve()
+            assert resolved.is_relative_to(ROOT) and resolved.exists(), (doc.name, target)

@@ -1,9 +1,14 @@
 """The built book in a real browser (Debian's Chromium driven by Playwright), offline.
 
 The book is served from 127.0.0.1; every request to any other host is blocked
-and recorded, so a page that needs a CDN to be readable fails here.  Where
-Chromium is absent these tests skip and say why, except under CI (CI=true),
-where .ci/run installs it and a missing browser is an error.
+and recorded, so a page that needs a CDN to be readable fails here.  Every page
+in _toc.yml is read at two widths: a phone (390 px, touch) and a laptop
+(1280 px).  Where Chromium is absent these tests skip and say why, except under
+CI (CI=true), where .ci/run installs it and a missing browser is an error.
+
+There is no list of "harmless" console messages: every page must log zero
+errors.  The three the toolchain used to log are fixed at their cause (see
+book/_ext/book_assets.py and book/static/book.js).
 """
 
 import functools
@@ -23,16 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
-# Console messages that come from the toolchain, not from the book, and change nothing a reader
-# sees: sphinx-book-theme and jupyter-book both register sphinx-thebe, so its one-line inline
-# script (a constant naming thebe's URL; thebe itself is never loaded, the launch buttons go to
-# Colab) is included twice; and pydata-sphinx-theme reports an empty stored light/dark mode on
-# a first visit before falling back to "auto".
-# On pages with widgets, html-manager 1.0.6 calls MathJax 2's `MathJax.Hub.Queue` to typeset
-# widget output; the book uses MathJax 3, whose formulas are typeset already (checked below).
-HARMLESS = [r"Identifier 'THEBE_JS_URL' has already been declared",
-            r"Got invalid theme mode: \. Resetting to auto\.",
-            r"Cannot read properties of undefined \(reading 'Queue'\)"]
+PHONE, LAPTOP = 390, 1280
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -42,7 +38,10 @@ if not Path(CHROMIUM).exists():
 playwright = pytest.importorskip("playwright.sync_api")
 
 
-CHAPTERS = [p for p in toc_files() if p.startswith("notebooks/")]
+PAGES = toc_files()
+CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
+# chapters whose interactive figure (a temperature or head slider) must work without a kernel
+SLIDER_CHAPTERS = [p for p in CHAPTERS if re.match(r"notebooks/0[57]_", p)]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +49,7 @@ def site(build):
     """Serve the built HTML on 127.0.0.1 and yield its base URL."""
     proc, html = build
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -71,10 +71,18 @@ def browser():
 
 
 class Visit:
-    """A page opened with outside requests blocked; records console errors and blocked URLs."""
+    """A page opened with outside requests blocked; records console errors and blocked URLs.
 
-    def __init__(self, browser, url):
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+    `width` 390 opens it as a phone (touch, mobile viewport), 1280 as a laptop.  The visit
+    waits until MathJax has typeset the page, so layout checks see the final formulas.
+    """
+
+    def __init__(self, browser, url, width=LAPTOP):
+        phone = width < 992
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 844 if phone else 900},
+            is_mobile=phone, has_touch=phone)
+        self.page = self.context.new_page()
         self.errors, self.blocked = [], []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -89,99 +97,265 @@ class Visit:
 
         self.page.route("**/*", route)
         self.page.goto(url, wait_until="load")
+        self.page.evaluate("""async () => {
+            const mj = window.MathJax;
+            if (mj && mj.startup && mj.startup.promise) await mj.startup.promise;
+            await document.fonts.ready;
+        }""")
+        self.page.wait_for_timeout(300)  # widgets and late scripts
 
-    def real_errors(self):
-        return [e for e in self.errors
-                if not any(re.search(h, e) for h in HARMLESS)
-                and "net::ERR_FAILED" not in e]  # a blocked outside request, listed in .blocked
+    def expand_all(self):
+        """Open what a reader can open: solutions, hidden inputs and outputs."""
+        self.page.evaluate("""() => {
+            document.querySelectorAll("details").forEach(d => { d.open = true; });
+            document.querySelectorAll(".toggle-hidden").forEach(
+                e => e.classList.remove("toggle-hidden"));
+        }""")
+        self.page.wait_for_timeout(200)
 
-
-@pytest.mark.parametrize("page", toc_files())
-def test_page_loads_offline_without_errors(page, site, browser):
-    v = Visit(browser, f"{site}/{page}.html")
-    try:
-        assert v.page.title(), page
-        assert v.real_errors() == [], f"{page}: console errors {v.real_errors()}"
-        # every image has loaded (a broken image has naturalWidth 0)
-        broken = v.page.eval_on_selector_all(
-            "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
-        assert broken == [], f"{page}: images not loaded {broken}"
-        # the page is readable: its main text is there even with outside hosts blocked
-        assert len(v.page.inner_text("main")) > 200
-    finally:
-        v.page.close()
+    def close(self):
+        self.context.close()
 
 
-@pytest.mark.parametrize("page", [p for p in toc_files() if p.startswith("notebooks/")]
-                         + ["book/notation", "book/glossary"])
-def test_formulas_render(page, site, browser):
-    v = Visit(browser, f"{site}/{page}.html")
-    try:
-        v.page.wait_for_selector("mjx-container", state="attached", timeout=20000)
-        assert v.page.locator("mjx-container").count() > 0
-        text = v.page.inner_text("main")
-        assert "$$" not in text and "\\frac" not in text, f"{page}: raw TeX left in the page"
-    finally:
-        v.page.close()
+@pytest.fixture
+def visit(site, browser):
+    opened = []
+
+    def open_(page, width=LAPTOP, query=""):
+        v = Visit(browser, f"{site}/{page}.html{query}", width)
+        opened.append(v)
+        return v
+
+    yield open_
+    for v in opened:
+        v.close()
+
+
+# --- every page, phone and laptop -----------------------------------------------------------
+
+@pytest.mark.parametrize("width", [PHONE, LAPTOP])
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_offline_with_zero_console_errors(page, width, visit):
+    v = visit(page, width)
+    assert v.page.title(), page
+    assert v.errors == [], f"{page} at {width} px: console errors {v.errors}"
+    assert v.blocked == [], f"{page} at {width} px: requests to other hosts {v.blocked}"
+    # every image has loaded (a broken image has naturalWidth 0)
+    broken = v.page.eval_on_selector_all(
+        "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == [], f"{page}: images not loaded {broken}"
+    # the page is readable: its main text is there even with outside hosts blocked
+    assert len(v.page.inner_text("main")) > 200
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_phone_page_never_scrolls_sideways(page, visit):
+    v = visit(page, PHONE)
+    v.expand_all()
+    widths = v.page.evaluate("""() => {
+        const W = document.documentElement.clientWidth;
+        // the widest elements, to say what widens the page
+        const culprits = [...document.querySelectorAll("main *")]
+          .filter(e => e.getBoundingClientRect().right > W + 1 && !e.closest("pre, .math, mjx-container, .bd-sidebar-secondary, dialog"))
+          .slice(0, 5)
+          .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")}: `
+                    + `${(e.textContent || "").trim().slice(0, 60)}`);
+        return {scroll: document.documentElement.scrollWidth, client: W, culprits};
+    }""")
+    assert widths["scroll"] <= widths["client"], (
+        f"{page}: the page is {widths['scroll']} px wide on a {widths['client']} px phone; "
+        f"wide elements: {widths['culprits']}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_phone_menu_button_shows_the_chapter_links(page, visit):
+    v = visit(page, PHONE)
+    titles = v.page.eval_on_selector_all(
+        "nav.bd-docs-nav a.reference.internal", "as => as.map(a => a.textContent.trim())")
+    assert len(titles) >= len(PAGES) - 1, f"{page}: the sidebar lists {titles}"
+    nav_link = "nav.bd-docs-nav a.reference.internal"
+    assert not any(v.page.locator(nav_link, has_text=t).first.is_visible() for t in titles), \
+        "the sidebar's chapter links should start hidden on a phone"
+    buttons = v.page.locator(".primary-toggle:visible")
+    assert buttons.count() == 1, f"{page}: expected one visible menu button on a phone"
+    buttons.first.tap()
+    v.page.locator(nav_link, has_text=titles[-1]).first.wait_for(state="visible", timeout=5000)
+    hidden = [t for t in titles if not v.page.locator(nav_link, has_text=t).first.is_visible()]
+    assert hidden == [], f"{page}: after a tap on the menu button these stay hidden: {hidden}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_laptop_blocks_fit_the_column(page, visit):
+    """No code cell, output or display equation is wider than the text column at 1280 px."""
+    v = visit(page, LAPTOP)
+    v.expand_all()
+    too_wide = v.page.evaluate("""() => {
+        const article = document.querySelector("article.bd-article");
+        const column = article.getBoundingClientRect();
+        const blocks = document.querySelectorAll(
+            "article.bd-article pre, article.bd-article .cell_output table, "
+            + "article.bd-article div.math, article.bd-article mjx-container[display='true']");
+        const out = [];
+        for (const el of blocks) {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0) continue;  // hidden (a closed solution dropdown)
+            const overflow = el.scrollWidth - el.clientWidth;
+            const inner = el.tagName === "MJX-CONTAINER"
+                ? el.querySelector("mjx-math").getBoundingClientRect().width : r.width;
+            if (overflow > 1 || r.right > column.right + 1 || inner > column.width + 1) {
+                out.push(`${el.tagName.toLowerCase()} ${Math.round(Math.max(inner, r.width + overflow))}`
+                         + ` px in a ${Math.round(column.width)} px column: `
+                         + (el.textContent || "").trim().slice(0, 70));
+            }
+        }
+        return out;
+    }""")
+    assert too_wide == [], f"{page}: blocks wider than the column:\n" + "\n".join(too_wide)
+
+
+_FILE_NAME = re.compile(r"(^|/)[\w.-]*\.(png|jpe?g|svg|gif|webp)$|^[0-9a-f]{16,}", re.I)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_has_a_meaningful_alt_text(page, visit):
+    v = visit(page, LAPTOP)
+    v.expand_all()
+    alts = v.page.eval_on_selector_all(
+        "article.bd-article img", "imgs => imgs.map(i => [i.getAttribute('alt'), i.src.slice(0, 80)])")
+    bad = [(alt, src) for alt, src in alts
+           if not alt or _FILE_NAME.search(alt.strip()) or len(alt.split()) < 3]
+    assert bad == [], f"{page}: figures without a description (alt, src): {bad}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_moving_a_slider_changes_its_picture(page, visit):
+    """Each static slider (`div.attnlib-slider`: a range input and one image) works offline."""
+    v = visit(page, LAPTOP)
+    sliders = v.page.locator("div.attnlib-slider")
+    if page in SLIDER_CHAPTERS:
+        assert sliders.count() >= 1, f"{page}: its interactive figure has no static slider"
+    for i in range(sliders.count()):
+        slider = sliders.nth(i)
+        assert slider.locator("img").count() == 1, f"{page}: slider {i} must hold one image"
+        image, knob = slider.locator("img"), slider.locator("input[type=range]")
+        knob.scroll_into_view_if_needed()
+        before = (knob.input_value(), image.get_attribute("src"), image.get_attribute("alt"))
+        knob.focus()
+        v.page.keyboard.press("End")  # a reader moving the knob: fires `input` events
+        if knob.input_value() == before[0]:
+            v.page.keyboard.press("Home")
+        after = (knob.input_value(), image.get_attribute("src"), image.get_attribute("alt"))
+        assert after[0] != before[0], f"{page}: slider {i} did not move"
+        assert after[1] != before[1], f"{page}: slider {i} moved but its picture stayed"
+        assert after[2] and after[2] != before[2], f"{page}: slider {i}'s alt text stayed"
+    assert v.errors == [], v.errors
+
+
+# --- the bundled CJK font, the search page, the chrome ---------------------------------------
+
+def test_cjk_font_loads_offline_and_draws_the_glossary(visit):
+    v = visit("book/glossary", PHONE)
+    faces = v.page.evaluate("""async () => {
+        const loaded = await document.fonts.load('16px "Attn CJK"', "注意力");
+        return loaded.map(f => f.status);
+    }""")
+    assert faces == ["loaded"], f"the bundled CJK font did not load: {faces}"
+    family = v.page.evaluate("getComputedStyle(document.querySelector('main')).fontFamily")
+    assert family.startswith('"Attn CJK"'), family
+    assert v.blocked == [] and v.errors == []
+
+
+@pytest.mark.parametrize("query", ["softmax", "scaling"])
+def test_search_results_show_no_raw_tex(query, visit):
+    v = visit("search", LAPTOP, query=f"?q={query}")
+    v.page.wait_for_function(
+        "(document.querySelector('#search-results p.search-summary') || {}).textContent"
+        "?.includes('found')", timeout=30000)
+    v.page.wait_for_load_state("networkidle")  # each result fetches its page for the summary
+    results = v.page.locator("ul.search li").all_inner_texts()
+    assert len(results) >= 3, results
+    summaries = v.page.locator("ul.search li p.context").all_inner_texts()
+    assert summaries, f"no summaries for {query!r}"
+    tex = [s for s in summaries if re.search(r"\\[A-Za-z]+|\\[()\[\]]|\$\$", s)]
+    assert tex == [], f"raw TeX in the search results for {query!r}: {tex}"
+    assert v.errors == []
+
+
+def test_tex_to_text_of_the_search_page(visit):
+    v = visit("book/preface", LAPTOP)
+    convert = "t => window.attnBookTexToText(t)"
+    assert v.page.evaluate(convert, r"\(\operatorname{softmax}(QK^\top / \sqrt{E})\,V\)") \
+        == "softmax(QKᵀ / √(E)) V"
+    assert v.page.evaluate(convert, r"\[\alpha_{ij} = \frac{e^{s_{ij}}}{Z}\]") \
+        == "α_ij = (e^s_ij)/(Z)"
+
+
+def test_laptop_has_no_top_bar_repeating_the_search(visit):
+    v = visit("book/preface", LAPTOP)
+    assert not v.page.locator("#pst-header").is_visible(), "the 64 px top bar is back"
+    assert v.page.locator(".bd-sidebar-primary .search-button-field").first.is_visible()
+    assert v.page.evaluate("document.querySelector('.bd-header-article').getBoundingClientRect().top") < 5
+
+
+def test_laptop_menu_button_collapses_and_restores_the_sidebar(visit):
+    v = visit(CHAPTERS[0], LAPTOP)
+    sidebar = v.page.locator("#pst-primary-sidebar")
+    assert sidebar.is_visible()
+    button = v.page.locator(".primary-toggle:visible")
+    assert button.count() == 1
+    button.first.click()
+    v.page.wait_for_function(
+        "document.querySelector('#pst-primary-sidebar').classList.contains('pst-sidebar-hidden')")
+    button.first.click()
+    v.page.wait_for_function(
+        "!document.querySelector('#pst-primary-sidebar').classList.contains('pst-sidebar-hidden')")
+    assert v.errors == []
+
+
+# --- formulas, links, dropdowns --------------------------------------------------------------
+
+@pytest.mark.parametrize("page", CHAPTERS + ["book/notation", "book/glossary"])
+def test_formulas_render(page, visit):
+    v = visit(page, LAPTOP)
+    assert v.page.locator("mjx-container").count() > 0
+    text = v.page.inner_text("main")
+    assert "$$" not in text and "\\frac" not in text, f"{page}: raw TeX left in the page"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_colab_link(chapter, site, browser):
+def test_colab_link(chapter, visit):
     repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     expected = (f"https://colab.research.google.com/github/{repo.removeprefix('https://github.com/')}"
                 f"/blob/main/{chapter}.ipynb")
-    v = Visit(browser, f"{site}/{chapter}.html")
-    try:
-        hrefs = v.page.eval_on_selector_all("a", "as => as.map(a => a.href)")
-        assert expected in hrefs, f"{chapter}: no Colab link {expected}"
-    finally:
-        v.page.close()
+    v = visit(chapter, LAPTOP)
+    hrefs = v.page.eval_on_selector_all("a", "as => as.map(a => a.href)")
+    assert expected in hrefs, f"{chapter}: no Colab link {expected}"
 
 
-def test_solution_dropdown_opens_on_click(site, browser):
-    v = Visit(browser, f"{site}/{CHAPTERS[0]}.html")
-    try:
-        solution = v.page.locator(".solution.dropdown").first
-        body = solution.locator("section").first
-        assert not body.is_visible(), "the solution should start hidden"
-        solution.locator("button.toggle-button").click()
-        body.wait_for(state="visible", timeout=5000)
-        assert body.is_visible() and len(body.inner_text()) > 20
-    finally:
-        v.page.close()
+def test_solution_dropdown_opens_on_click(visit):
+    v = visit(CHAPTERS[0], LAPTOP)
+    solution = v.page.locator(".solution.dropdown").first
+    body = solution.locator("section").first
+    assert not body.is_visible(), "the solution should start hidden"
+    solution.locator("button.toggle-button").click()
+    body.wait_for(state="visible", timeout=5000)
+    assert body.is_visible() and len(body.inner_text()) > 20
 
 
-@pytest.mark.parametrize("chapter", ["notebooks/05_rule3_dot_product", "notebooks/07_multi_head"])
-def test_saved_widget_state_renders_offline(chapter, site, browser):
-    v = Visit(browser, f"{site}/{chapter}.html")
-    try:
-        v.page.wait_for_selector(".widget-slider", state="attached", timeout=20000)
-        assert v.page.locator(".widget-slider").count() == 1, "the widget must be drawn once"
-        assert v.blocked == [], f"outside requests: {v.blocked}"
-        assert v.real_errors() == [], v.real_errors()
-    finally:
-        v.page.close()
+def test_search_finds_softmax(visit):
+    v = visit("search", LAPTOP, query="?q=softmax")
+    v.page.wait_for_selector("ul.search li", timeout=20000)
+    results = v.page.locator("ul.search li").all_inner_texts()
+    assert len(results) >= 3, results
+    assert v.errors == []
 
 
-def test_search_finds_softmax(site, browser):
-    v = Visit(browser, f"{site}/search.html?q=softmax")
-    try:
-        v.page.wait_for_selector("ul.search li", timeout=20000)
-        results = v.page.locator("ul.search li").all_inner_texts()
-        assert len(results) >= 3, results
-        assert v.real_errors() == []
-    finally:
-        v.page.close()
-
-
-def test_screenshot_of_a_chapter(site, browser, tmp_path):
+@pytest.mark.parametrize("width", [PHONE, LAPTOP])
+def test_screenshot_of_a_chapter(width, visit, tmp_path):
     """Saves a screenshot (look at it: it is kept in $SCREENSHOT_DIR when that is set)."""
     out = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    v = Visit(browser, f"{site}/notebooks/05_rule3_dot_product.html")
-    try:
-        v.page.wait_for_selector("mjx-container", state="attached", timeout=20000)
-        path = out / "chapter-05.png"
-        v.page.screenshot(path=str(path), full_page=False)
-        assert path.stat().st_size > 20_000
-    finally:
-        v.page.close()
+    out.mkdir(parents=True, exist_ok=True)
+    v = visit("notebooks/05_rule3_dot_product", width)
+    path = out / f"chapter-05-{width}.png"
+    v.page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 20_000

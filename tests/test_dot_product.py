@@ -120,3 +120,65 @@ def test_self_attention_is_permutation_equivariant(gen):
     out, _ = scaled_dot_product_attention(x, x, x)
     out_p, _ = scaled_dot_product_attention(x[:, perm], x[:, perm], x[:, perm])
     torch.testing.assert_close(out_p, out[:, perm])
+
+
+# ------------------------------------------------------------------ the causal fast path
+
+
+@pytest.mark.parametrize("L,S", [(4, 4), (3, 7), (7, 3), (1, 5), (5, 1)])
+def test_torch_is_causal_is_top_left_like_causal_mask(L, S, device, gen):
+    # The fast path relies on this: torch's is_causal=True is the same triangle as
+    # causal_mask(L, S), also when L != S (a bottom-right default would fail here).
+    q, k, v = qkv(gen, L=L, S=S, dtype=torch.float64, device=device)
+    torch.testing.assert_close(
+        F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(L, S, device=device)))
+
+
+class SpySDPA:
+    """Stands in for F.scaled_dot_product_attention: records the keyword arguments."""
+
+    def __init__(self):
+        self.real = F.scaled_dot_product_attention
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(kwargs)
+        return self.real(*args, **kwargs)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    s = SpySDPA()
+    monkeypatch.setattr(F, "scaled_dot_product_attention", s)
+    return s
+
+
+@pytest.mark.parametrize("L,S", [(4, 4), (3, 7), (7, 3)])
+def test_causal_without_mask_uses_torchs_causal_path(L, S, spy, device, gen):
+    q, k, v = qkv(gen, L=L, S=S, dtype=torch.float64, device=device)
+    ours = [t.clone().requires_grad_() for t in (q, k, v)]
+    written = [t.clone().requires_grad_() for t in (q, k, v)]
+    out, w = scaled_dot_product_attention(*ours, is_causal=True, need_weights=False)
+    assert w is None
+    assert len(spy.calls) == 1
+    assert spy.calls[0].get("is_causal") is True and spy.calls[0].get("attn_mask") is None
+    # the same values and gradients as the written-out rule with causal_mask(L, S)
+    expected, _ = scaled_dot_product_attention(*written, causal_mask(L, S, device=device))
+    assert len(spy.calls) == 1  # the written-out rule does not call torch's SDPA
+    torch.testing.assert_close(out, expected)
+    g = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(device)
+    (out * g).sum().backward()
+    (expected * g).sum().backward()
+    for a, b in zip(ours, written):
+        torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_causal_with_a_mask_combines_them(spy, gen):
+    q, k, v = qkv(gen, dtype=torch.float64)
+    mask = torch.rand(4, 6, generator=gen) > 0.3
+    out, _ = scaled_dot_product_attention(q, k, v, mask, is_causal=True, need_weights=False)
+    assert len(spy.calls) == 1 and not spy.calls[0].get("is_causal", False)
+    assert torch.equal(spy.calls[0]["attn_mask"], mask & causal_mask(4, 6))
+    expected, _ = scaled_dot_product_attention(q, k, v, mask & causal_mask(4, 6))
+    torch.testing.assert_close(out, expected)

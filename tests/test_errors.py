@@ -60,7 +60,10 @@ CASES = [
      ValueError, r"`mask` must be broadcastable .* \(2, 3\); got mask \(3, 2\)"),
     ("softmax uint8 mask", lambda: masked_softmax(torch.ones(2, 3), torch.ones(2, 3).byte()),
      TypeError, r"`mask` must be a boolean tensor .* torch.uint8. Convert a 0/1 mask"),
-    ("causal_mask zero", lambda: causal_mask(0, 3), ValueError, r"`L` must be a positive int; got 0"),
+    ("causal_mask negative", lambda: causal_mask(-1, 3), ValueError,
+     r"`L` must be a non-negative int; got -1"),
+    ("causal_mask float", lambda: causal_mask(2, 3.0), TypeError,
+     r"`S` must be a non-negative int; got float 3.0"),
     # rule 1
     ("rule1 V rows", lambda: loc(Q3, K3, torch.randn(2, 7, 5)), ValueError,
      r"`V` must have value_size1 rows \(dim 1\) = 6; got shape \(2, 7, 5\)"),

@@ -302,6 +302,67 @@ def test_module_moves_with_to(device, gen):
     assert out.device.type == device.type and w.device.type == device.type
 
 
+# is_causal -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("kind", [None, "2d", "3d", "4d", "key_padding"])
+def test_is_causal_matches_torch_with_its_causal_mask(kind, need_weights, device, gen):
+    # torch's module takes the causal mask as attn_mask (True = NOT allowed); combined with
+    # another mask, a pair is allowed only when both allow it.  No row ends fully masked:
+    # every mask keeps key 0, and so does the causal one.
+    ours, theirs = pair(device)
+    q, k, v = inputs(gen, device)
+    mask, kwargs = make_mask(kind, gen, device)
+    forbidden = ~causal_mask(L, S, device=device)
+    kwargs["attn_mask"] = kwargs["attn_mask"] | forbidden if "attn_mask" in kwargs else forbidden
+    out, w = ours(q, k, v, mask, need_weights=need_weights, is_causal=True)
+    expected, expected_w = theirs(q, k, v, need_weights=need_weights,
+                                  average_attn_weights=False, **kwargs)
+    torch.testing.assert_close(out, expected, **TIGHT)
+    # and equal to passing causal_mask(L, S) combined with the mask ourselves
+    combined = causal_mask(L, S, device=device)
+    if mask is not None:
+        combined = (mask[:, None] if mask.dim() == 3 else mask) & combined
+    out_m, w_m = ours(q, k, v, combined, need_weights=need_weights)
+    torch.testing.assert_close(out, out_m, **TIGHT)
+    if need_weights:
+        torch.testing.assert_close(w, expected_w, **TIGHT)
+        torch.testing.assert_close(w, w_m, **TIGHT)
+        assert torch.all(w[..., forbidden] == 0)
+
+
+@pytest.mark.parametrize("Lq,Sk", [(4, 4), (3, 6), (6, 3)])
+def test_is_causal_uses_the_fused_causal_path(Lq, Sk, monkeypatch, gen):
+    # need_weights=False, no mask, no dropout: torch's SDPA gets is_causal=True and no mask.
+    calls = []
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    ours, theirs = pair("cpu")
+    q, k, v = inputs(gen, "cpu", Lq=Lq, Sk=Sk)
+    out, w = ours(q, k, v, need_weights=False, is_causal=True)
+    assert w is None and len(calls) == 1
+    assert calls[0].get("is_causal") is True and calls[0].get("attn_mask") is None
+    expected, _ = theirs(q, k, v, attn_mask=~causal_mask(Lq, Sk), need_weights=False)
+    torch.testing.assert_close(out, expected, **TIGHT)
+
+
+def test_is_causal_with_dropout_keeps_future_weights_zero(gen):
+    m = MultiHeadAttention(E, H, dropout=0.3).double().train()
+    q, k, v = inputs(gen, "cpu")
+    torch.manual_seed(3)
+    _, w = m(q, k, v, is_causal=True)
+    assert torch.all(w[..., ~causal_mask(L, S)] == 0)
+    torch.manual_seed(3)
+    _, w_mask = m(q, k, v, causal_mask(L, S))
+    torch.testing.assert_close(w, w_mask, **TIGHT)
+
+
 # errors ---------------------------------------------------------------------------------
 
 m8 = MultiHeadAttention(8, 2)
@@ -350,6 +411,8 @@ ERRORS = [
      r"`query` has dtype torch.float64 but the MultiHeadAttention's weights are torch.float32"),
     ("need_weights int", lambda: m8(q8, k8, v8, need_weights=0), TypeError,
      r"`need_weights` must be True or False; got int 0"),
+    ("is_causal int", lambda: m8(q8, k8, v8, is_causal=1), TypeError,
+     r"`is_causal` must be True or False; got int 1"),
     ("float mask", lambda: m8(q8, k8, v8, torch.ones(4, 5)), TypeError,
      r"`mask` must be a boolean tensor \(True = may attend\); got dtype torch.float32"),
     ("numpy mask", lambda: m8(q8, k8, v8, torch.ones(4, 5).bool().numpy()), TypeError,

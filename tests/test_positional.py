@@ -98,9 +98,11 @@ def test_half_precision(dtype):
 
 
 ERRORS = [
-    ("length zero", dict(length=0, dim=4), ValueError, r"`length` must be a positive int; got 0"),
+    ("length negative", dict(length=-1, dim=4), ValueError,
+     r"`length` must be a non-negative int; got -1"),
     ("length float", dict(length=2.5, dim=4), TypeError,
-     r"`length` must be a positive int; got float 2.5"),
+     r"`length` must be a non-negative int; got float 2.5"),
+    ("dim zero", dict(length=3, dim=0), ValueError, r"`dim` must be a positive int; got 0"),
     ("dim negative", dict(length=3, dim=-1), ValueError, r"`dim` must be a positive int; got -1"),
     ("dim bool", dict(length=3, dim=True), TypeError, r"`dim` must be a positive int; got bool"),
     ("base zero", dict(length=3, dim=4, base=0), ValueError,

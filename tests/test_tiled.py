@@ -240,6 +240,23 @@ def test_additive_chunks_bound_the_extra_memory(gen):
     assert chunked <= one_shot / 4
 
 
+@pytest.mark.parametrize("chunk", [8, 16, 32])
+def test_additive_chunked_peak_is_one_chunk_of_features(chunk):
+    # Derived peak, during the last chunk (float32, b = 4 bytes): that chunk's (B, c, S, h)
+    # features (tanh taken in place, so one tensor), the projected queries (B, L, h) and
+    # keys (B, S, h), and the scores gathered so far with this chunk's, (B, L, S) in all.
+    # With c * h > L this is larger than anything after the loop (2 (B, L, S) + projections),
+    # and a second chunk's features alive at once would add B * c * S * h * b again.
+    B, L, E, h = 2, 128, 16, 32
+    m = AdditiveAttention(E, E, h)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(B, L, E, generator=g) for _ in range(3))
+    b, S = 4, L
+    derived = b * (B * chunk * S * h + B * (L + S) * h + B * L * S)
+    measured = peak_memory(lambda: m(q, k, v, query_chunk_size=chunk))
+    assert derived <= measured <= 1.01 * derived, (measured, derived)
+
+
 @pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
                                       (True, TypeError), ("4", TypeError)])
 def test_additive_bad_chunk_size(bad, exc, gen):

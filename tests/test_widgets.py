@@ -1,4 +1,5 @@
 import base64
+import io
 import json
 import os
 import re
@@ -13,8 +14,9 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from attnlib.widgets import (StaticSlider, plot_temperature, render_frames,  # noqa: E402
-                             static_slider, temperature_slider, temperature_widget)
+from attnlib.widgets import (StaticSlider, live_figure, plot_temperature,  # noqa: E402
+                             render_frames, static_slider, temperature_slider,
+                             temperature_widget)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -38,6 +40,25 @@ def test_widget_redraws_for_the_slider_value_and_shows_its_whole_label():
     assert slider.style.description_width == "initial"  # the label is not cut to a fixed width
     slider.value = 10 ** 0.5
     torch.testing.assert_close(bar_heights(w.result), torch.softmax(z.double() / 10 ** 0.5, 0))
+
+
+def test_live_figure_stores_a_short_plain_text_and_uncut_labels():
+    import ipywidgets as widgets
+
+    seen = []
+    head = widgets.Dropdown(options=[("head 0: previous word", 0), ("head 1", 1)],
+                            description="head")
+    query = widgets.IntSlider(value=2, min=0, max=5, description="query")
+    w = live_figure(lambda head, query: seen.append((head, query)) or head + query,
+                    "live heads", head=head, query=query)
+    bundle = w._repr_mimebundle_()
+    assert bundle["text/plain"] == "live heads"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert head.style.description_width == query.style.description_width == "initial"
+    query.value = 4
+    assert seen[-1] == (0, 4) and w.result == 4
+    assert temperature_widget(torch.ones(3))._repr_mimebundle_()["text/plain"] == (
+        "live temperature slider, 0.05 to 20")
 
 
 # --- the static slider -------------------------------------------------------------------
@@ -111,6 +132,12 @@ def test_frames_are_what_draw_draws():
 
     frames = render_frames(draw, [0.2, 0.7])
     assert heights == [0.2, 0.7] and len(frames) == 2 and frames[0] != frames[1]
+    from PIL import Image
+    full = render_frames(draw, [0.2], colors=None)[0]
+    small = Image.open(io.BytesIO(frames[0]))
+    assert small.mode == "P" and len(small.getcolors()) <= 64  # the default: 64 colours
+    assert Image.open(io.BytesIO(full)).mode == "RGBA" and len(frames[0]) < len(full)
+    assert small.size == (550, 300)  # figsize (5.5, 3.0) at 100 dpi
     assert plt.get_fignums() == open_before, "render_frames must close its figures"
 
 

@@ -81,8 +81,9 @@ def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out)
                 out = fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in case.args])
         except NotImplementedError:
             return Report(exercise, False, [
-                f"… {exercise}: not done yet. `{name}` still raises NotImplementedError;",
-                "replace the stub with your code and run the cell again."])
+                f"… {exercise}: not done yet.",  # three short lines: they fit a phone
+                f"`{name}` still raises NotImplementedError; replace the stub",
+                "with your code and run the cell again."])
         except Exception as err:  # the reader's code: report it, never re-raise
             return Report(exercise, False, [
                 head, inputs, f"`{name}` raised {type(err).__name__}: {err}", case.error_hint])

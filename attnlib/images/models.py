@@ -1,9 +1,11 @@
 """Small models for the generated image and video tasks.
 
-- :class:`SmallCNN`: two 3x3 convolutions, an optional attention block
+- :class:`SmallCNN`: a 3x3 and a 1x1 convolution, an optional attention block
   (:data:`ATTENTIONS`: none, squeeze-and-excitation, coordinate attention, or axial
   attention along the width and then the height), a 1x1 convolution, a global max
-  pool and a linear classifier.  The convolutions alone see 5x5 neighbourhoods.
+  pool and a linear classifier.  The convolutions alone see 3x3 neighbourhoods, and
+  their circular padding hides where the image's edges are: without attention the
+  model cannot tell which row a pixel is in.
 - :class:`FrameClassifier`: a small CNN encodes every frame of a video into one
   vector; the frames are pooled by :class:`~attnlib.temporal.TemporalAttention`
   (``pool="attention"``) or by their mean (``pool="mean"``).
@@ -30,7 +32,7 @@ def _choice(value, name: str, options: tuple[str, ...]) -> str:
 
 
 class SmallCNN(nn.Module):
-    """A two-layer CNN with a pluggable attention block, for ``(B, C_in, S, S)`` images.
+    """A small CNN with a pluggable attention block, for ``(B, C_in, S, S)`` images.
 
     Args:
         attention: ``"none"``, ``"se"`` (:class:`SqueezeExcitation` with
@@ -49,8 +51,8 @@ class SmallCNN(nn.Module):
         self.attention = _choice(attention, "attention", ATTENTIONS)
         self.in_channels = in_channels
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+            nn.Conv2d(in_channels, channels, 3, padding=1, padding_mode="circular"), nn.ReLU(),
+            nn.Conv2d(channels, channels, 1), nn.ReLU())
         if attention == "se":
             self.block = SqueezeExcitation(channels, max(1, channels // 4))
         elif attention == "ca":
@@ -63,11 +65,13 @@ class SmallCNN(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(channels, channels, 1), nn.ReLU())
         self.classifier = nn.Linear(channels, num_classes)
 
-    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def features(self, x: torch.Tensor, need_maps: bool = True
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The feature map after the attention block, ``(B, channels, H, W)``, and the
         block's maps: ``se`` gate ``(B, C, 1, 1)``; ``ca`` ``rows`` ``(B, C, H, 1)``
         and ``columns`` ``(B, C, 1, W)``; ``axial`` ``width`` ``(B, H, heads, W, W)``
-        and ``height`` ``(B, W, heads, H, H)``."""
+        and ``height`` ``(B, W, heads, H, H)`` (``need_maps=False``: the axial
+        maps are not kept, and PyTorch's fused kernel does the work)."""
         check_image(x, "x", self.in_channels, self)
         f = self.stem(x)  # (B, C_in, H, W) -> (B, C, H, W)
         maps: dict[str, torch.Tensor] = {}
@@ -79,12 +83,14 @@ class SmallCNN(nn.Module):
             f = f * maps["columns"] * maps["rows"]
         elif self.attention == "axial":
             for axial in self.block:
-                out, maps[axial.axis] = axial(f)
+                out, weights = axial(f, need_weights=need_maps)
+                if need_maps:
+                    maps[axial.axis] = weights
                 f = f + out  # residual
         return f, maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f, _ = self.features(x)
+        f, _ = self.features(x, need_maps=False)
         f = self.head(f).amax(dim=(2, 3))  # (B, C, H, W) -> (B, C): the strongest evidence
         return self.classifier(f)  # (B, C) -> (B, num_classes)
 

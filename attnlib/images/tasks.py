@@ -13,6 +13,7 @@ data on every machine, and the global torch seed is left alone.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import torch
@@ -39,56 +40,65 @@ class SameRowTask:
     marker: torch.Tensor
 
 
-def _int(high: int, g: torch.Generator) -> int:
-    return int(torch.randint(high, (1,), generator=g))
+def _far(bars: list[tuple[int, int, int]], r: int, c: int, reach: int, size: int) -> bool:
+    """True when (r, c) is more than ``reach`` rows or columns from every pixel of every bar
+    (row, first column, last column), counting distances around the edges as well."""
+    def dist(a: int, b: int) -> int:
+        return min(abs(a - b), size - abs(a - b))
+    return all(dist(r, row) > reach or all(dist(c, k) > reach for k in range(c0, c1 + 1))
+               for row, c0, c1 in bars)
 
 
-def same_row_task(n: int, *, size: int = 12, bar: int = 3, noise: float = 0.05,
-                  seed: int = 0) -> SameRowTask:
-    """``n`` images of the same-row task, half of them positive.
+def same_row_task(n: int, *, size: int = 12, bar: int = 3, reach: int = 2,
+                  noise: float = 0.05, seed: int = 0) -> SameRowTask:
+    """``n`` images of the same-row task, about half of them positive.
 
     Each image has a bright bar (``bar`` pixels long, value 1.0) and a dim bar (0.5)
-    in two different rows, and a marker pixel off both bars.  Label 1: the marker
-    is in the bright bar's row.  Half of the negatives put the marker in the dim
-    bar's row, so "a bar in my row" is not enough: the bar must be the bright one.
+    in two different rows, and a marker pixel more than ``reach`` pixels (rows or
+    columns, counted around the edges too) from both bars, so that no
+    ``(reach + 1)``-square window, not even one that wraps around the edges as a
+    circular padding does, holds the marker and a bar.  Label 1: the marker is in the bright bar's row.  Half of the
+    negatives put the marker in the dim bar's row, so "a bar in my row" is not
+    enough: it must be the bright one.
     """
     _checks.positive_int(n, "n")
     _checks.positive_int(size, "size")
     _checks.positive_int(bar, "bar")
-    if size < bar + 2 or size < 3:
-        raise ValueError(f"`size` must be at least bar + 2 = {bar + 2}; got {size}")
+    if isinstance(reach, bool) or not isinstance(reach, int) or reach < 0:
+        raise ValueError(f"`reach` must be an int >= 0; got {reach!r}")
+    if size < bar + 2 * reach + 2:
+        raise ValueError(f"`size` must be at least bar + 2 reach + 2 = {bar + 2 * reach + 2} "
+                         f"(room for a marker beside a bar); got {size}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or noise < 0:
         raise ValueError(f"`noise` must be a number >= 0; got {noise!r}")
-    g = torch.Generator().manual_seed(seed)
-    images = torch.zeros(n, 2, size, size)
-    labels = torch.zeros(n, dtype=torch.long)
-    bright, dim, marker = (torch.zeros(n, 2, dtype=torch.long) for _ in range(3))
-    for i in range(n):
-        rb, rd = torch.randperm(size, generator=g)[:2].tolist()
-        cb, cd = _int(size - bar + 1, g), _int(size - bar + 1, g)
-        images[i, 0, rb, cb:cb + bar] = 1.0
-        images[i, 0, rd, cd:cd + bar] = 0.5
-        label = _int(2, g)
+    rng = random.Random(seed)
+    layout = []  # (label, bright row, bright col, dim row, dim col, marker row, marker col)
+    while len(layout) < n:
+        rb, rd = rng.sample(range(size), 2)
+        cb, cd = rng.randrange(size - bar + 1), rng.randrange(size - bar + 1)
+        label = rng.randrange(2)
         if label == 1:
             row = rb
-        elif _int(2, g) == 0:
+        elif rng.randrange(2) == 0:
             row = rd  # a hard negative: the dim bar's row
         else:
-            row = [r for r in range(size) if r != rb][_int(size - 1, g)]
-        taken = set()
-        if row == rb:
-            taken |= set(range(cb, cb + bar))
-        if row == rd:
-            taken |= set(range(cd, cd + bar))
-        free = [c for c in range(size) if c not in taken]
-        col = free[_int(len(free), g)]
-        images[i, 1, row, col] = 1.0
-        labels[i] = label
-        bright[i] = torch.tensor([rb, cb])
-        dim[i] = torch.tensor([rd, cd])
-        marker[i] = torch.tensor([row, col])
+            row = rng.choice([r for r in range(size) if r != rb])
+        bars = [(rb, cb, cb + bar - 1), (rd, cd, cd + bar - 1)]
+        free = [c for c in range(size) if _far(bars, row, c, reach, size)]
+        if free:  # else draw the whole image again
+            layout.append((label, rb, cb, rd, cd, row, rng.choice(free)))
+    t = torch.tensor(layout, dtype=torch.long)  # (N, 7)
+    label, rb, cb, rd, cd, rm, cm = t.unbind(1)
+    images = torch.zeros(n, 2, size, size)
+    idx = torch.arange(n)
+    for k in range(bar):
+        images[idx, 0, rb, cb + k] = 1.0
+        images[idx, 0, rd, cd + k] = 0.5
+    images[idx, 1, rm, cm] = 1.0
+    g = torch.Generator().manual_seed(seed)
     images[:, 0] += noise * torch.randn(n, size, size, generator=g)
-    return SameRowTask(images, labels, bright, dim, marker)
+    return SameRowTask(images, label, torch.stack((rb, cb), 1), torch.stack((rd, cd), 1),
+                       torch.stack((rm, cm), 1))
 
 
 @dataclass
@@ -117,26 +127,28 @@ def flash_video_task(n: int, *, frames: int = 8, size: int = 8, noise: float = 0
     _checks.positive_int(size, "size")
     if size < 6 or size % 2:
         raise ValueError(f"`size` must be an even number >= 6; got {size}")
-    g = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
     videos = torch.zeros(n, frames, 1, size, size)
     labels = torch.zeros(n, dtype=torch.long)
     flash = torch.zeros(n, dtype=torch.long)
     half = size // 2
+    moves = [(-1, 0), (1, 0), (0, -1), (0, 1), (1, 1), (-1, 1), (1, -1), (-1, -1)]
     for i in range(n):
-        r, c = _int(size - 1, g), _int(size - 1, g)
-        dr, dc = [(-1, 0), (1, 0), (0, -1), (0, 1), (1, 1), (-1, 1), (1, -1), (-1, -1)][_int(8, g)]
+        r, c = rng.randrange(size - 1), rng.randrange(size - 1)
+        dr, dc = rng.choice(moves)
         for t in range(frames):
             videos[i, t, 0, r:r + 2, c:c + 2] = 1.0
             if not 0 <= r + dr <= size - 2:
-                dr = -dr
+                dr = -dr  # bounce off the edge
             if not 0 <= c + dc <= size - 2:
                 dc = -dc
             r, c = r + dr, c + dc
-        t, q = _int(frames, g), _int(4, g)
-        cr = (q // 2) * half + 1 + _int(half - 2, g)  # the cross's centre, inside quadrant q
-        cc = (q % 2) * half + 1 + _int(half - 2, g)
+        t, q = rng.randrange(frames), rng.randrange(4)
+        cr = (q // 2) * half + 1 + rng.randrange(half - 2)  # the cross's centre, in quadrant q
+        cc = (q % 2) * half + 1 + rng.randrange(half - 2)
         videos[i, t, 0, cr, cc - 1:cc + 2] = -1.0
         videos[i, t, 0, cr - 1:cr + 2, cc] = -1.0
         labels[i], flash[i] = q, t
+    g = torch.Generator().manual_seed(seed)
     videos += noise * torch.randn(videos.shape, generator=g)
     return FlashVideoTask(videos, labels, flash)

@@ -9,8 +9,8 @@ Inside:
   rule 1, 2 or 3, or none (:data:`RULES`)
 - :mod:`.training` -- :func:`train` (teacher forcing, a fixed number of passes),
   :func:`exact_match` (greedy decoding) and :func:`dates_model`
-- ``python -m attnlib.seq2seq --rule additive`` trains one variant and prints its
-  accuracies (``--help`` lists the options)
+- :mod:`.cli` -- :func:`main`, the command line: ``python -m attnlib.seq2seq --rule
+  additive`` trains one variant and prints its accuracies (``--help`` lists the options)
 """
 
 from . import dates

@@ -100,7 +100,7 @@ class TransformerSeq2Seq(nn.Module):
         if ids.shape[1] > self.max_len:
             raise ValueError(f"`{name}` has {ids.shape[1]} positions but the model was built "
                              f"with max_len={self.max_len}")
-        x = embedding(ids) * math.sqrt(self.d_model)  # (B, N) -> (B, N, E)
+        x = embedding(ids)  # (B, N) -> (B, N, E); N(0, 1) entries, as large as P's
         if self.positions == "sinusoidal":
             x = x + self.pe[: ids.shape[1]].to(x.dtype)  # (N, E) broadcast over B
         return x

@@ -1,0 +1,94 @@
+"""Chapter 10, attention beyond sequences: the checkers for its coding exercises."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._report import Case, Report, _close, _gen, _run
+
+
+def _mha(E: int, heads: int, seed: int):
+    from ..multihead import MultiHeadAttention
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mha = MultiHeadAttention(E, heads)
+    return mha.eval()
+
+
+def check_axial_width(axial_width) -> Report:
+    """Chapter 10: ``axial_width(x, mha)``, multi-head self-attention along every row.
+
+    Shapes:
+        - x: ``(B, C, H, W)``; mha: a ``MultiHeadAttention`` with ``embed_dim = C``
+        - returns: ``(B, C, H, W)``
+    """
+    cases = []
+    for B, C, H, W, heads in [(1, 4, 3, 5, 1), (2, 8, 4, 6, 2), (2, 6, 5, 5, 3)]:
+        x = torch.randn(B, C, H, W, generator=_gen(B * 1000 + H * 10 + W))
+        mha = _mha(C, heads, seed=C + H)
+        with torch.no_grad():
+            rows = x.permute(0, 2, 3, 1).reshape(B * H, W, C)  # (B, C, H, W) -> (B*H, W, C)
+            expected = mha(rows, rows, rows)[0].view(B, H, W, C).permute(0, 3, 1, 2)
+            cols = x.permute(0, 3, 2, 1).reshape(B * W, H, C)  # the columns instead
+            along_height = mha(cols, cols, cols)[0].view(B, W, H, C).permute(0, 3, 2, 1)
+            raw = x.reshape(B * H, W, C)  # no permute: channels and positions mixed
+            mixed = mha(raw, raw, raw)[0].reshape(B, C, H, W)
+        wrongs = [
+            (along_height, "hint: this attends along each column (the height); the rows are "
+             "x.permute(0, 2, 3, 1): (B, H, W, C), then reshape to (B*H, W, C)."),
+            (mixed, "hint: a reshape straight from (B, C, H, W) to (B*H, W, C) mixes "
+             "channels into positions; permute to (B, H, W, C) first."),
+        ]
+
+        def diagnose(got, wrongs=wrongs, bhwc=(B, H, W, C)):
+            if tuple(got.shape) == bhwc and bhwc != tuple(wrongs[0][0].shape):
+                return ("hint: you returned (B, H, W, C); move the channels back to dim 1 "
+                        "with permute(0, 3, 1, 2).")
+            return next((hint for w, hint in wrongs if _close(got, w)), None)
+        cases.append(Case(f"x {(B, C, H, W)}, {heads} head(s)", (x, mha), expected, diagnose,
+                          error_hint="hint: permute (B, C, H, W) to (B, H, W, C), reshape to "
+                          "(B*H, W, C), attend, and undo both steps."))
+    return _run("axial_width", axial_width, cases,
+                pick=lambda out: out[0] if isinstance(out, tuple) else out)
+
+
+def check_se_gate(se_gate) -> Report:
+    """Chapter 10: ``se_gate(x, fc1, fc2)``, the squeeze-and-excitation channel weights.
+
+    ``fc1`` and ``fc2`` are 1x1 ``Conv2d`` layers (``C -> C/r -> C``).
+
+    Shapes:
+        - x: ``(B, C, H, W)``
+        - returns: ``(B, C, 1, 1)``, every value in ``(0, 1)``
+    """
+    cases = []
+    for B, C, r, H, W in [(1, 4, 2, 3, 3), (2, 8, 4, 5, 7), (3, 12, 3, 4, 2)]:
+        g = _gen(B * 100 + C)
+        x = torch.randn(B, C, H, W, generator=g) + torch.randn(1, C, 1, 1, generator=g)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(C * 7 + H)
+            fc1, fc2 = nn.Conv2d(C, C // r, 1), nn.Conv2d(C // r, C, 1)
+        with torch.no_grad():
+            def gate(pool, act, norm):
+                return norm(fc2(act(fc1(pool(x)))))
+            avg = lambda t: t.mean((2, 3), keepdim=True)
+            mx = lambda t: t.amax((2, 3), keepdim=True)
+            expected = gate(avg, torch.relu, torch.sigmoid)
+            wrongs = [
+                (gate(avg, torch.relu, lambda t: torch.softmax(t, dim=1)),
+                 "hint: a softmax over the channels makes them compete (the gates sum to 1, "
+                 "about 1/C each); SE gates every channel on its own with a sigmoid."),
+                (gate(mx, torch.relu, torch.sigmoid),
+                 "hint: the squeeze is the mean over H and W, not the maximum."),
+                (gate(avg, lambda t: t, torch.sigmoid),
+                 "hint: the ReLU between fc1 and fc2 is missing."),
+                (torch.sigmoid(fc2(torch.relu(fc1(x)))).mean((2, 3), keepdim=True),
+                 "hint: pool first (squeeze to (B, C, 1, 1)), then apply fc1 and fc2."),
+            ]
+
+        def diagnose(got, wrongs=wrongs):
+            return next((hint for w, hint in wrongs if _close(got, w)), None)
+        cases.append(Case(f"x {(B, C, H, W)}, C/r = {C // r}", (x, fc1, fc2), expected,
+                          diagnose))
+    return _run("se_gate", se_gate, cases)

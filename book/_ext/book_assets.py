@@ -1,0 +1,40 @@
+"""Two fixes to the pinned toolchain's page assets (a local Sphinx extension; see _config.yml).
+
+1. Inline scripts written twice.  Sphinx 7.4 re-adds, when it starts writing, every asset an
+   extension registered after the builder was made; an inline script (no file name) comes back
+   with the file name "" instead of None, so it no longer compares equal and each page gets it
+   twice.  sphinx-thebe's `const THEBE_JS_URL = ...` then fails the second time ("Identifier
+   'THEBE_JS_URL' has already been declared"), and sphinx-togglebutton's selector is set twice.
+   Each page's script list is de-duplicated here, by file name (None and "" alike), body and
+   attributes, keeping the first of each.
+
+2. pydata-sphinx-theme's first-visit mode.  With no stored choice the page starts in mode ""
+   (jupyter-book sets no `default_mode` in the template context), which the theme reports as
+   an error ("Got invalid theme mode") before falling back to "auto".  Saying "auto" up front
+   is the same behaviour without the error.
+"""
+
+from __future__ import annotations
+
+
+def _key(asset):
+    attributes = tuple(sorted((k, str(v)) for k, v in getattr(asset, "attributes", {}).items()))
+    return (getattr(asset, "filename", asset) or "", attributes)
+
+
+def fix_page(app, pagename, templatename, context, doctree):
+    seen, kept = set(), []
+    for asset in context.get("script_files") or []:
+        key = _key(asset)
+        if key not in seen:
+            seen.add(key)
+            kept.append(asset)
+    context["script_files"] = kept
+    if not context.get("default_mode"):
+        context["default_mode"] = "auto"
+
+
+def setup(app):
+    # after every other html-page-context handler has added its per-page scripts
+    app.connect("html-page-context", fix_page, priority=999)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,124 @@
+/* The book's reading fixes for the pinned theme versions (loaded on every page via
+   html_js_files in _config.yml).  tests/test_browser.py checks each of them in Chromium. */
+(function () {
+  "use strict";
+
+  function onReady(fn) {
+    if (document.readyState !== "loading") fn();
+    else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  /* 1. The menu buttons on phones and tablets.
+     pydata-sphinx-theme 0.17 wires its sidebar dialogs to the FIRST element with class
+     primary-toggle / secondary-toggle (document.querySelector).  With sphinx-book-theme there
+     are two of each: the first sits in the top bar, hidden below 992 px; the second, in the
+     article header, is the one a reader sees and taps, and it had no listener.  Every other
+     button of the same kind now forwards its click to the first, which opens the sidebar as a
+     dialog on a narrow screen and collapses it on a wide one (sphinx-book-theme's handler). */
+  function forwardToggles() {
+    ["primary-toggle", "secondary-toggle"].forEach(function (kind) {
+      var buttons = document.querySelectorAll("." + kind);
+      var wired = buttons[0];
+      Array.prototype.slice.call(buttons, 1).forEach(function (button) {
+        button.addEventListener("click", function (event) {
+          event.preventDefault();
+          event.stopPropagation();
+          wired.click();
+        });
+      });
+    });
+  }
+  onReady(forwardToggles);
+
+  /* 2. Saved widget state and MathJax 3.
+     @jupyter-widgets/html-manager 1.0.6 typesets widget labels with MathJax 2's
+     `MathJax.Hub.Queue(["Typeset", MathJax.Hub, element])`; the book uses MathJax 3, which
+     has no Hub, so every widget page threw "Cannot read properties of undefined (reading
+     'Queue')".  This gives MathJax 3 the one Hub call html-manager makes, done with MathJax 3's
+     own typesetPromise.  MathJax 3 replaces window.MathJax when it loads (the configuration
+     object becomes MathJax.config), so the Hub is attached to whatever object is installed. */
+  function hubFor(mathjax) {
+    function typeset(element) {
+      var ready = mathjax.startup && mathjax.startup.promise
+        ? mathjax.startup.promise : Promise.resolve();
+      return ready.then(function () {
+        if (typeof mathjax.typesetPromise === "function") {
+          return mathjax.typesetPromise(element ? [element] : undefined);
+        }
+      });
+    }
+    return {
+      Queue: function () {
+        Array.prototype.forEach.call(arguments, function (job) {
+          if (typeof job === "function") job();
+          else if (Array.isArray(job) && job[0] === "Typeset") typeset(job[2]);
+        });
+      },
+    };
+  }
+  function addHub(mathjax) {
+    if (mathjax && mathjax.version && !mathjax.Hub) mathjax.Hub = hubFor(mathjax);
+    return mathjax;
+  }
+  var current = addHub(window.MathJax);
+  Object.defineProperty(window, "MathJax", {
+    configurable: true,
+    enumerable: true,
+    get: function () { return current; },
+    set: function (value) { current = addHub(value); },
+  });
+
+  /* 3. Search results without raw TeX.
+     Sphinx builds each result's summary from the page's text, where formulas are still TeX
+     source (\(QK^\top\)).  On the search page, formulas are turned into readable plain text
+     before the summary is cut (Search.htmlToText is Sphinx's hook for exactly this step). */
+  var SYMBOLS = {
+    alpha: "α", beta: "β", gamma: "γ", delta: "δ", epsilon: "ε", varepsilon: "ε", eta: "η",
+    theta: "θ", lambda: "λ", mu: "μ", pi: "π", rho: "ρ", sigma: "σ", tau: "τ", phi: "φ",
+    varphi: "φ", psi: "ψ", omega: "ω", Delta: "Δ", Sigma: "Σ", Omega: "Ω", sum: "Σ", prod: "Π",
+    top: "ᵀ", cdot: "·", cdots: "⋯", ldots: "…", dots: "…", times: "×", le: "≤", leq: "≤",
+    ge: "≥", geq: "≥", ne: "≠", neq: "≠", approx: "≈", in: "∈", infty: "∞", to: "→",
+    rightarrow: "→", leftarrow: "←", mapsto: "↦", odot: "⊙", otimes: "⊗", partial: "∂",
+    nabla: "∇", sqrt: "√", mid: "|", quad: " ", qquad: " ", max: "max", min: "min",
+    exp: "exp", log: "log", tanh: "tanh", sin: "sin", cos: "cos", arg: "arg", argmax: "argmax",
+  };
+  function texToText(tex) {
+    var s = tex
+      .replace(/^\s*(\\\(|\\\[|\$\$?)/, "").replace(/(\\\)|\\\]|\$\$?)\s*$/, "")
+      .replace(/\\begin\{[a-z*]+\}|\\end\{[a-z*]+\}/g, " ")
+      .replace(/\\(left|right|big|Big|bigg|Bigg)\b/g, "")
+      .replace(/\^\s*\\top\b/g, "ᵀ");
+    // innermost groups first, until nothing changes: e^{s_{ij}} -> e^s_ij
+    for (var i = 0, before = null; i < 10 && before !== s; i++) {
+      before = s;
+      s = s
+        .replace(/\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, "($1)/($2)")
+        .replace(/\\sqrt\s*\{([^{}]*)\}/g, "√($1)")
+        .replace(/\\(operatorname|mathrm|mathbf|mathit|mathcal|mathbb|text|textrm|boldsymbol)\s*\{([^{}]*)\}/g, "$2")
+        .replace(/([_^])\{([^{}]*)\}/g, "$1$2");
+    }
+    return s
+      .replace(/\\\\/g, "; ")
+      .replace(/\\([A-Za-z]+)/g, function (m, name) {
+        return Object.prototype.hasOwnProperty.call(SYMBOLS, name) ? SYMBOLS[name] : name;
+      })
+      .replace(/\\[,;:! ]/g, " ").replace(/&/g, "")
+      .replace(/[{}]/g, "").replace(/\s+/g, " ").trim();
+  }
+  function patchSearch() {
+    if (typeof Search === "undefined" || !Search.htmlToText || Search._bookMathText) return;
+    var original = Search.htmlToText;
+    Search.htmlToText = function (htmlString, anchor) {
+      var doc = new DOMParser().parseFromString(htmlString, "text/html");
+      doc.querySelectorAll(".math, .eqno .headerlink").forEach(function (el) {
+        if (el.classList.contains("headerlink")) { el.remove(); return; }
+        el.textContent = " " + texToText(el.textContent) + " ";
+      });
+      return original.call(this, doc.documentElement.outerHTML, anchor);
+    };
+    Search._bookMathText = true;
+  }
+  window.attnBookTexToText = texToText; // for the browser test
+  patchSearch();
+  onReady(patchSearch);
+})();

@@ -1,0 +1,113 @@
+"""attnlib.images: the generated tasks say what they claim, the models and the loop work."""
+
+import pytest
+import torch
+
+from attnlib import images
+
+
+def circular(a, b, n):
+    d = (a - b).abs()
+    return torch.minimum(d, n - d)
+
+
+def test_same_row_task_labels_follow_the_positions():
+    t = images.same_row_task(400, size=12, seed=3)
+    assert torch.equal(t.images, images.same_row_task(400, size=12, seed=3).images)
+    assert not torch.equal(t.images, images.same_row_task(400, size=12, seed=4).images)
+    assert torch.equal(t.labels, (t.marker[:, 0] == t.bright[:, 0]).long())
+    assert 0.4 < t.labels.float().mean() < 0.6
+    negatives = t.labels == 0
+    hard = (t.marker[:, 0] == t.dim[:, 0]) & negatives
+    assert 0.35 < hard.sum() / negatives.sum() < 0.65  # half the negatives: the dim bar's row
+    n = torch.arange(400)
+    assert (t.images[n, 1, t.marker[:, 0], t.marker[:, 1]] == 1).all()
+    assert t.images[:, 1].sum() == 400
+    for k in range(3):
+        scene = t.images[n, 0]
+        assert (scene[n, t.bright[:, 0], t.bright[:, 1] + k] > 0.7).all()
+        assert ((scene[n, t.dim[:, 0], t.dim[:, 1] + k] - 0.5).abs() < 0.25).all()
+
+
+def test_same_row_task_keeps_the_marker_out_of_every_3x3_window_with_a_bar():
+    t = images.same_row_task(300, size=12, reach=2, seed=0)
+    for bars in (t.bright, t.dim):
+        rows = circular(t.marker[:, 0], bars[:, 0], 12)
+        cols = torch.stack([circular(t.marker[:, 1], bars[:, 1] + k, 12) for k in range(3)])
+        assert (torch.maximum(rows, cols.amin(0)) > 2).all()
+
+
+def test_flash_video_task():
+    t = images.flash_video_task(50, frames=6, size=8, noise=0.0, seed=1)
+    assert t.videos.shape == (50, 6, 1, 8, 8)
+    assert torch.equal(t.videos, images.flash_video_task(50, frames=6, size=8, noise=0.0,
+                                                         seed=1).videos)
+    crosses = (t.videos == -1).sum((2, 3, 4))  # (N, T): pixels of the cross per frame
+    assert torch.equal(crosses.argmax(1), t.flash_frame) and (crosses.amax(1) >= 4).all()
+    assert (crosses.sum(1) == crosses.amax(1)).all()  # in one frame only
+    squares = (t.videos == 1).sum((2, 3, 4))
+    assert (squares >= 2).all()  # the moving square is in every frame
+    for i in range(50):
+        rows, cols = torch.nonzero(t.videos[i, t.flash_frame[i], 0] == -1, as_tuple=True)
+        quadrant = (rows.float().mean() >= 4).long() * 2 + (cols.float().mean() >= 4).long()
+        assert quadrant == t.labels[i]
+
+
+@pytest.mark.parametrize("attention", images.ATTENTIONS)
+def test_small_cnn_shapes_maps_and_shift_invariance(attention):
+    torch.manual_seed(0)
+    model = images.SmallCNN(attention, channels=8).eval()
+    x = images.same_row_task(4, seed=0).images
+    logits = model(x)
+    assert logits.shape == (4, 2)
+    f, maps = model.features(x)
+    assert f.shape == (4, 8, 12, 12)
+    shapes = {"none": {}, "se": {"gate": (4, 8, 1, 1)},
+              "ca": {"rows": (4, 8, 12, 1), "columns": (4, 8, 1, 12)},
+              "axial": {"width": (4, 12, 2, 12, 12), "height": (4, 12, 2, 12, 12)}}
+    assert {k: tuple(v.shape) for k, v in maps.items()} == shapes[attention]
+    # circular padding: a cyclic shift of the image changes nothing
+    shifted = torch.roll(x, shifts=(3, 5), dims=(2, 3))
+    torch.testing.assert_close(model(shifted), logits, rtol=1e-4, atol=1e-5)
+
+
+def test_frame_classifier_weights():
+    torch.manual_seed(0)
+    t = images.flash_video_task(3, seed=0)
+    logits, w = images.FrameClassifier("attention")(t.videos)
+    assert logits.shape == (3, 4) and w.shape == (3, 8)
+    torch.testing.assert_close(w.sum(1), torch.ones(3))
+    logits, w = images.FrameClassifier("mean")(t.videos)
+    assert w is None
+
+
+def test_train_is_reproducible_and_learns():
+    t = images.flash_video_task(300, seed=0)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = images.FrameClassifier("attention")
+        runs.append(images.train(model, t.videos, t.labels, steps=40, batch_size=16, seed=1))
+    assert runs[0].losses == runs[1].losses and runs[0].steps == 40
+    assert sum(runs[0].losses[-5:]) < sum(runs[0].losses[:5])
+    assert 0.0 <= images.accuracy(model, t.videos, t.labels) <= 1.0
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="`attention` must be one of"):
+        images.SmallCNN("cbam")
+    with pytest.raises(ValueError, match="`pool` must be one of"):
+        images.FrameClassifier("max")
+    with pytest.raises(ValueError, match="`size` must be at least"):
+        images.same_row_task(4, size=6)
+    with pytest.raises(ValueError, match="`size` must be an even number"):
+        images.flash_video_task(4, size=7)
+    with pytest.raises(ValueError, match=r"`x` must have channels C \(dim 1\) = 2"):
+        images.SmallCNN()(torch.randn(1, 3, 12, 12))
+    with pytest.raises(ValueError, match=r"`videos` must have shape \(B, T, 1, S, S\)"):
+        images.FrameClassifier()(torch.randn(2, 8, 8, 8))
+    model = images.SmallCNN()
+    with pytest.raises(ValueError, match="`labels` must be int64 of shape"):
+        images.train(model, torch.randn(4, 2, 12, 12), torch.zeros(3, dtype=torch.long), steps=1)
+    with pytest.raises(ValueError, match="`steps` must be a positive int"):
+        images.train(model, torch.randn(4, 2, 12, 12), torch.zeros(4, dtype=torch.long), steps=0)
