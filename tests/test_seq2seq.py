@@ -222,6 +222,28 @@ def test_a_tiny_training_run_reduces_the_loss_and_is_deterministic(splits):
     assert 0.0 <= exact_match(model, splits["val"][:50]) <= 1.0
 
 
+def test_on_epoch_end_sees_each_full_pass_and_changes_nothing(splits):
+    pairs = splits["train"][:96]  # 3 batches of 32 a pass
+    plain = train(small("dot"), pairs, epochs=3, batch_size=32, lr=1e-2, seed=0,
+                  progress=False)
+    model, seen = small("dot"), []
+
+    def score(epochs_done):
+        assert model.training  # called in the middle of training...
+        seen.append((epochs_done, exact_match(model, pairs[:8])))
+
+    watched = train(model, pairs, epochs=3, batch_size=32, lr=1e-2, seed=0, progress=False,
+                    on_epoch_end=score)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    assert watched.losses == plain.losses  # ...and scoring there does not change the run
+    assert not model.training
+    # a run cut by max_steps in the middle of a pass reports only the full passes
+    seen.clear()
+    train(small("dot"), pairs, epochs=3, batch_size=32, lr=1e-2, seed=0, max_steps=5,
+          progress=False, on_epoch_end=lambda n: seen.append((n, None)))
+    assert [e for e, _ in seen] == [1]
+
+
 @pytest.mark.parametrize("rule", RULES)
 def test_every_rule_trains(rule, splits):
     model = small(rule)
@@ -296,6 +318,9 @@ BAD = [
      r"`model` must be an nn.Module with source_vocab, target_vocab and translate, e.g. attnlib.seq2seq.Seq2Seq; got Linear"),
     ("progress not bool", lambda: train(small("dot"), [("1.1.2000", "2000-01-01")], progress=1),
      TypeError, r"`progress` must be True or False; got int 1"),
+    ("callback not callable", lambda: train(small("dot"), [("1.1.2000", "2000-01-01")],
+                                            on_epoch_end=3),
+     TypeError, r"`on_epoch_end` must be callable, .* got int"),
 ]
 
 

@@ -183,7 +183,8 @@ def _cpu_peak(fn: Callable[[], object]) -> int:
     # "[memory]" events: one per allocation (+bytes) or free (-bytes), CPU ones only.
     events = [e for e in prof.profiler.kineto_results.events()
               if e.name() == "[memory]" and str(e.device_type()).endswith("CPU")]
-    events.sort(key=lambda e: e.start_ns())
+    # start_ns() is recent; older releases have only start_us()
+    events.sort(key=lambda e: e.start_ns() if hasattr(e, "start_ns") else e.start_us() * 1000)
     held = peak = 0
     for e in events:
         held += e.nbytes()

@@ -155,9 +155,14 @@ def sdpa_backends(device: torch.device | str, *, L: int | None = None, B: int | 
     """Time torch's SDPA with each backend forced by :func:`torch.nn.attention.sdpa_kernel`.
 
     A backend the device or dtype does not support is recorded with
-    ``note="not available: ..."`` and no time.
+    ``note="not available: ..."`` and no time.  Needs torch >= 2.3, where
+    :mod:`torch.nn.attention` appeared (the rest of attnlib needs 2.1).
     """
-    from torch.nn.attention import SDPBackend, sdpa_kernel
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:
+        raise RuntimeError(f"sdpa_backends needs torch >= 2.3 (torch.nn.attention); this is "
+                           f"torch {torch.__version__}") from None
 
     device = pick_device(device)
     sizes = default_sizes(device)

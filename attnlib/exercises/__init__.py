@@ -24,6 +24,8 @@ the loop that runs the cases); one module per chapter holds that chapter's check
 - :mod:`.rules_compared` -- chapter 6: ``check_decoder_attention_step``
 - :mod:`.multi_head` -- chapter 7: ``check_split_merge``
 - :mod:`.performance` -- chapter 8: ``check_tiled_padding``
+- :mod:`.transformer` -- chapter 9: ``check_pre_ln_block``, ``check_rotary``,
+  ``check_grouped_query_attention``
 - :mod:`.beyond_sequences` -- chapter 10: ``check_axial_width``, ``check_se_gate``
 """
 
@@ -36,6 +38,7 @@ from .dot_product import check_masked_softmax, check_causal_self_attention
 from .rules_compared import check_decoder_attention_step
 from .multi_head import check_split_merge
 from .performance import check_tiled_padding
+from .transformer import check_grouped_query_attention, check_pre_ln_block, check_rotary
 from .beyond_sequences import check_axial_width, check_se_gate
 
 __all__ = [
@@ -50,6 +53,9 @@ __all__ = [
     "check_decoder_attention_step",
     "check_split_merge",
     "check_tiled_padding",
+    "check_pre_ln_block",
+    "check_rotary",
+    "check_grouped_query_attention",
     "check_axial_width",
     "check_se_gate",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +59,8 @@ def _check_model(model) -> None:
 
 def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4,
           batch_size: int = 64, lr: float = 3e-3, seed: int = 0, max_steps: int | None = None,
-          max_seconds: float | None = None, progress: bool = True) -> TrainResult:
+          max_seconds: float | None = None, progress: bool = True,
+          on_epoch_end: Callable[[int], object] | None = None) -> TrainResult:
     """Train ``model`` with teacher forcing, Adam and cross-entropy on ``pairs``.
 
     The amount of training is ``epochs`` passes over ``pairs`` (or fewer, if
@@ -78,10 +79,14 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
         max_seconds: stop after the first step that ends past this many seconds.
         progress: show a progress bar (``tqdm.auto`` when tqdm is installed: a
             widget in notebooks, text in a terminal; else a plain text line).
+        on_epoch_end: called as ``on_epoch_end(epochs_done)`` after each full
+            pass, e.g. to score the model part-way through one long run
+            (``exact_match`` switches to eval mode and back).  It must not
+            change the model; a run with it gives the same losses as without.
 
     Returns:
-        a :class:`TrainResult`; ``seconds`` is the wall time of the loop.  The
-        model is left in eval mode.
+        a :class:`TrainResult`; ``seconds`` is the wall time of the loop,
+        without ``on_epoch_end``'s.  The model is left in eval mode.
     """
     _check_model(model)
     pairs = _pairs(pairs)
@@ -93,6 +98,9 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
     if max_seconds is not None:
         _checks.positive_number(max_seconds, "max_seconds")
     _checks.boolean(progress, "progress")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"`on_epoch_end` must be callable, e.g. a function of the number of "
+                        f"epochs done; got {type(on_epoch_end).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"`seed` must be an int; got {type(seed).__name__} {seed!r}")
 
@@ -111,6 +119,7 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
     result = TrainResult()
     model.train()
     start = time.perf_counter()
+    in_callbacks = 0.0  # on_epoch_end's time is not training time
     with progress_bar(total, f"rule={getattr(model, 'rule', type(model).__name__)}",
                       enabled=progress) as bar:
         for epoch in range(epochs):
@@ -132,13 +141,18 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
                 if result.steps % 20 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}")
                 out_of_time = (max_seconds is not None
-                               and time.perf_counter() - start > max_seconds)
+                               and time.perf_counter() - start - in_callbacks > max_seconds)
                 if result.steps == total or out_of_time:
                     break
             result.epochs = epoch + 1
+            if on_epoch_end is not None and result.steps == result.epochs * steps_per_epoch:
+                called = time.perf_counter()
+                on_epoch_end(result.epochs)
+                model.train()
+                in_callbacks += time.perf_counter() - called
             if result.steps == total or out_of_time:
                 break
-    result.seconds = time.perf_counter() - start
+    result.seconds = time.perf_counter() - start - in_callbacks
     model.eval()
     return result
 

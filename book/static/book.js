@@ -84,7 +84,7 @@
   };
   function texToText(tex) {
     var s = tex
-      .replace(/^\s*(\\\(|\\\[|\$\$?)/, "").replace(/(\\\)|\\\]|\$\$?)\s*$/, "")
+      .replace(/\\[()[\]]|\$\$?/g, " ")
       .replace(/\\begin\{[a-z*]+\}|\\end\{[a-z*]+\}/g, " ")
       .replace(/\\(left|right|big|Big|bigg|Bigg)\b/g, "")
       .replace(/\^\s*\\top\b/g, "ᵀ");
@@ -110,9 +110,11 @@
     var original = Search.htmlToText;
     Search.htmlToText = function (htmlString, anchor) {
       var doc = new DOMParser().parseFromString(htmlString, "text/html");
-      doc.querySelectorAll(".math, .eqno .headerlink").forEach(function (el) {
-        if (el.classList.contains("headerlink")) { el.remove(); return; }
-        el.textContent = " " + texToText(el.textContent) + " ";
+      doc.querySelectorAll(".math").forEach(function (el) {
+        var number = el.querySelector(".eqno");  // (3) and its # link, before the TeX
+        var label = number ? number.textContent.replace("#", "").trim() + " " : "";
+        if (number) number.remove();
+        el.textContent = " " + label + texToText(el.textContent) + " ";
       });
       return original.call(this, doc.documentElement.outerHTML, anchor);
     };
