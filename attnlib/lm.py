@@ -7,8 +7,9 @@ not changed (causal attention means a token never sees later ones).  A KV cache
 keeps every layer's keys and values of the tokens seen so far, so a step
 projects only the new token and attends over the stored rows:
 
-- per step without a cache: about ``2 t P`` multiply-adds' worth of FLOPs for the
-  ``P`` weights of the layers, plus ``4 t^2 E`` per layer for the attention;
+- per step without a cache: about ``2 t P`` FLOPs for the ``P`` weights of the
+  layers (two per multiply-add, for each of the ``t`` tokens), plus ``4 t^2 E`` per
+  layer for the attention;
 - with a cache: about ``2 P`` plus ``4 t E`` per layer, and the cache holds
   ``2 x layers x B x t x E`` numbers.
 

@@ -2,8 +2,8 @@
 
 Two kinds, for two kinds of reader (both need matplotlib, imported when used):
 
-- :func:`temperature_widget` is an ipywidgets slider that redraws a figure in a
-  live kernel (Jupyter, Colab; needs ipywidgets).
+- :func:`temperature_widget` and :func:`live_figure` are ipywidgets controls that
+  redraw a figure in a live kernel (Jupyter, Colab; need ipywidgets).
 - :func:`static_slider` draws every frame once, when the notebook runs, and
   returns a :class:`StaticSlider`, whose HTML is a range input and one image
   switched by a few lines of inline JavaScript.  It works in the static HTML

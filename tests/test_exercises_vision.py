@@ -67,7 +67,7 @@ def test_axial_width_mistakes():
         B, C, H, W = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(B * H, W, C)
         return mha(rows, rows, rows)[0].view(B, H, W, C)
-    fails_with(ex.check_axial_width(not_back), "move the channels back to dim 1")
+    fails_with(ex.check_axial_width(not_back), "move the channels back")
 
     def rows_only(x, mha):
         B, C, H, W = x.shape

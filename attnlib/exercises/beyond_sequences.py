@@ -35,20 +35,21 @@ def check_axial_width(axial_width) -> Report:
             raw = x.reshape(B * H, W, C)  # no permute: channels and positions mixed
             mixed = mha(raw, raw, raw)[0].reshape(B, C, H, W)
         wrongs = [
-            (along_height, "hint: this attends along each column (the height); the rows are "
-             "x.permute(0, 2, 3, 1): (B, H, W, C), then reshape to (B*H, W, C)."),
-            (mixed, "hint: a reshape straight from (B, C, H, W) to (B*H, W, C) mixes "
-             "channels into positions; permute to (B, H, W, C) first."),
+            (along_height, "hint: this attends along each column (the height);\n"
+             "the rows are x.permute(0, 2, 3, 1): (B, H, W, C),\n"
+             "then reshape to (B*H, W, C)."),
+            (mixed, "hint: a reshape straight from (B, C, H, W) to (B*H, W, C)\n"
+             "mixes channels into positions; permute to (B, H, W, C) first."),
         ]
 
         def diagnose(got, wrongs=wrongs, bhwc=(B, H, W, C)):
             if tuple(got.shape) == bhwc and bhwc != tuple(wrongs[0][0].shape):
-                return ("hint: you returned (B, H, W, C); move the channels back to dim 1 "
-                        "with permute(0, 3, 1, 2).")
+                return ("hint: you returned (B, H, W, C); move the channels back\n"
+                        "to dim 1 with permute(0, 3, 1, 2).")
             return next((hint for w, hint in wrongs if _close(got, w)), None)
         cases.append(Case(f"x {(B, C, H, W)}, {heads} head(s)", (x, mha), expected, diagnose,
-                          error_hint="hint: permute (B, C, H, W) to (B, H, W, C), reshape to "
-                          "(B*H, W, C), attend, and undo both steps."))
+                          error_hint="hint: permute (B, C, H, W) to (B, H, W, C), reshape\n"
+                          "to (B*H, W, C), attend, and undo both steps."))
     return _run("axial_width", axial_width, cases,
                 pick=lambda out: out[0] if isinstance(out, tuple) else out)
 
@@ -77,8 +78,9 @@ def check_se_gate(se_gate) -> Report:
             expected = gate(avg, torch.relu, torch.sigmoid)
             wrongs = [
                 (gate(avg, torch.relu, lambda t: torch.softmax(t, dim=1)),
-                 "hint: a softmax over the channels makes them compete (the gates sum to 1, "
-                 "about 1/C each); SE gates every channel on its own with a sigmoid."),
+                 "hint: a softmax over the channels makes them compete\n"
+                 "(the gates sum to 1, about 1/C each);\n"
+                 "SE gates every channel on its own with a sigmoid."),
                 (gate(mx, torch.relu, torch.sigmoid),
                  "hint: the squeeze is the mean over H and W, not the maximum."),
                 (gate(avg, lambda t: t, torch.sigmoid),
