@@ -7,6 +7,8 @@ Inside:
 - :mod:`.vocab` -- :class:`CharVocab`, characters <-> ids with padding, start and end
 - :mod:`.gru` -- :class:`Seq2Seq`, a GRU encoder-decoder whose decoder attention is
   rule 1, 2 or 3, or none (:data:`RULES`)
+- :mod:`.transformer` -- :class:`~.transformer.TransformerSeq2Seq`, a Transformer
+  encoder-decoder with the GRU model's interface (sinusoidal or rotary positions)
 - :mod:`.training` -- :func:`train` (teacher forcing, a fixed number of passes),
   :func:`exact_match` (greedy decoding) and :func:`dates_model`
 - :mod:`.cli` -- :func:`main`, the command line: ``python -m attnlib.seq2seq --rule

@@ -68,7 +68,44 @@
     set: function (value) { current = addHub(value); },
   });
 
-  /* 3. Search results without raw TeX.
+  /* 3. Inline formulas wider than the line.
+     MathJax 3 draws an inline formula as one unbreakable box, so a long one widens the whole
+     page on a phone.  Once MathJax has typeset the page (and whenever the window is resized),
+     every inline formula wider than its text block is marked `attn-wide-math`; book.css turns
+     such a formula into a box of its own that scrolls sideways, like a display equation. */
+  function markWideInlineMath() {
+    document.querySelectorAll("mjx-container:not([display='true'])").forEach(function (m) {
+      m.classList.remove("attn-wide-math");
+      var block = m.parentElement && m.parentElement.closest("p, li, dd, td, th, div, section");
+      if (!block) return;
+      var room = block.getBoundingClientRect().right;
+      var math = m.querySelector("mjx-math") || m;  // the container itself may measure 0 wide
+      var right = Math.max(m.getBoundingClientRect().right, math.getBoundingClientRect().right);
+      if (right > room + 1) m.classList.add("attn-wide-math");
+    });
+  }
+  function afterTypeset() {
+    markWideInlineMath();
+    document.documentElement.dataset.attnMathDone = "true";  // the browser tests wait for it
+  }
+  // MathJax 3's documented hook, set in its configuration before it loads (tex-chtml.js is
+  // deferred, so it has not run yet): mark wide formulas once the page is typeset.
+  if (window.MathJax && !window.MathJax.version) {
+    var config = window.MathJax;
+    config.startup = config.startup || {};
+    config.startup.pageReady = function () {
+      return window.MathJax.startup.defaultPageReady().then(afterTypeset);
+    };
+  }
+  onReady(function () {
+    var timer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(timer);
+      timer = setTimeout(markWideInlineMath, 200);
+    });
+  });
+
+  /* 4. Search results without raw TeX.
      Sphinx builds each result's summary from the page's text, where formulas are still TeX
      source (\(QK^\top\)).  On the search page, formulas are turned into readable plain text
      before the summary is cut (Search.htmlToText is Sphinx's hook for exactly this step). */
