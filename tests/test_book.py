@@ -212,6 +212,17 @@ def test_bundled_cjk_font_covers_the_built_book(build):
     assert any(cjk.is_cjk(c) for c in (site / "book/glossary.html").read_text(encoding="utf-8"))
 
 
+def test_citations_of_the_undated_article_say_how_it_was_published(build):
+    """The source article has no date: its citations read "online tutorial", never "n.d."."""
+    proc, site = build
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    preface = html.unescape((site / "book/preface.html").read_text(encoding="utf-8"))
+    assert "Its calculation rules), online tutorial" in re.sub(r"<[^>]+>", "", preface)
+    for f in toc_files():
+        text = re.sub(r"<[^>]+>", "", (site / f"{f}.html").read_text(encoding="utf-8"))
+        assert "n.d." not in text, f"{f}: a citation without a date shows n.d."
+
+
 # --- the repository stands alone -------------------------------------------------------------
 
 def test_docs_name_no_file_outside_the_repository():

@@ -97,11 +97,12 @@ class Visit:
 
         self.page.route("**/*", route)
         self.page.goto(url, wait_until="load")
-        self.page.evaluate("""async () => {
-            const mj = window.MathJax;
-            if (mj && mj.startup && mj.startup.promise) await mj.startup.promise;
-            await document.fonts.ready;
-        }""")
+        # book.js sets data-attn-math-done once MathJax has typeset the page and wide inline
+        # formulas are boxed; pages without formulas load no MathJax
+        self.page.wait_for_function(
+            "!window.MathJax || document.documentElement.dataset.attnMathDone === 'true'",
+            timeout=30000)
+        self.page.evaluate("document.fonts.ready.then(() => true)")
         self.page.wait_for_timeout(300)  # widgets and late scripts
 
     def expand_all(self):
@@ -288,6 +289,21 @@ def test_tex_to_text_of_the_search_page(visit):
         == "softmax(QKᵀ / √(E)) V"
     assert v.page.evaluate(convert, r"\[\alpha_{ij} = \frac{e^{s_{ij}}}{Z}\]") \
         == "α_ij = (e^s_ij)/(Z)"
+
+
+def test_widget_manager_typesets_with_mathjax_3(visit):
+    """html-manager's MathJax 2 call (`MathJax.Hub.Queue`) typesets with MathJax 3 (book.js)."""
+    v = visit("notebooks/05_rule3_dot_product", LAPTOP)
+    assert v.page.evaluate("typeof MathJax.Hub.Queue") == "function"
+    v.page.evaluate("""() => {
+        const el = document.createElement("p");
+        el.id = "hub-probe";
+        el.textContent = String.raw`\\(x^2 + y^2\\)`;
+        document.querySelector("article.bd-article").appendChild(el);
+        MathJax.Hub.Queue(["Typeset", MathJax.Hub, el]);
+    }""")
+    v.page.wait_for_selector("#hub-probe mjx-container", state="attached", timeout=10000)
+    assert v.errors == []
 
 
 def test_laptop_has_no_top_bar_repeating_the_search(visit):

@@ -123,9 +123,11 @@ def test_gradcheck_float64(kind, norm_first):
         fn = lambda x: ours(x, padding([2], 3)[:, None, :], is_causal=True)  # noqa: E731
         assert torch.autograd.gradcheck(fn, (x,))
     else:
-        m = torch.randn(1, 4, E, dtype=torch.float64, generator=gen, requires_grad=True)
-        fn = lambda x, m: ours(x, m, None, padding([3], 4)[:, None, :], tgt_is_causal=True)  # noqa: E731
-        assert torch.autograd.gradcheck(fn, (x, m))
+        x = x[:, :2].detach().requires_grad_()
+        m = torch.randn(1, 3, E, dtype=torch.float64, generator=gen, requires_grad=True)
+        keep = padding([2], 3)[:, None, :]
+        assert torch.autograd.gradcheck(
+            lambda x, m: ours(x, m, None, keep, tgt_is_causal=True), (x, m))
 
 
 def test_dropout_only_in_training_and_inputs_unchanged():
@@ -222,11 +224,11 @@ def test_seq2seq_transformer_interface(positions):
 
 
 def test_seq2seq_transformer_trains_with_the_shared_loop():
-    splits = dates.make_splits(0, n_train=256, n_val=8, n_test=32, n_long=8)
+    splits = dates.make_splits(0, n_train=128, n_val=8, n_test=16, n_long=8)
     model = dates_transformer(seed=0, d_model=16, nhead=2, dim_feedforward=32,
                               num_encoder_layers=1, num_decoder_layers=1)
     run = train(model, splits["train"], epochs=2, batch_size=32, seed=0, progress=False)
-    assert run.steps == 16 and run.losses[-1] < run.losses[0]
+    assert run.steps == 8 and run.losses[-1] < run.losses[0]
     assert 0.0 <= exact_match(model, splits["test"]) <= 1.0
     assert not model.training
 

@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                         help="add a rule-3 self-attention layer on the encoder side")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, model and shuffling")
     parser.add_argument("--epochs", type=int, default=4,
-                        help="passes over the training set (default 4, as in the chapter)")
+                        help="passes over the training set (default 4; the chapter uses 2)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="also stop after this many seconds of training (not deterministic)")
     parser.add_argument("--n-train", type=int, default=6000, help="training pairs")

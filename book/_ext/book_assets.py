@@ -1,4 +1,4 @@
-"""Two fixes to the pinned toolchain's page assets (a local Sphinx extension; see _config.yml).
+"""Fixes to the pinned toolchain's pages (a local Sphinx extension; see _config.yml).
 
 1. Inline scripts written twice.  Sphinx 7.4 re-adds, when it starts writing, every asset an
    extension registered after the builder was made; an inline script (no file name) comes back
@@ -12,6 +12,10 @@
    (jupyter-book sets no `default_mode` in the template context), which the theme reports as
    an error ("Got invalid theme mode") before falling back to "auto".  Saying "auto" up front
    is the same behaviour without the error.
+
+3. Citations of an undated work.  sphinxcontrib-bibtex's author-year style writes "n.d." where
+   an entry has no year.  The source article carries no date, so its citations name how it was
+   published instead (its `howpublished` field, "online tutorial"); dated entries are unchanged.
 """
 
 from __future__ import annotations
@@ -34,7 +38,21 @@ def fix_page(app, pagename, templatename, context, doctree):
         context["default_mode"] = "auto"
 
 
+def _year_or_how_published():
+    """Make the author-year `year` template node fall back to `howpublished`, then "n.d."."""
+    from pybtex.style.template import field, first_of, optional
+    from sphinxcontrib.bibtex.style import template
+
+    def year(children, data):
+        assert not children
+        return first_of[optional[field("year")], optional[field("howpublished")],
+                        "n.d."].format_data(data)
+
+    template.year.f = year  # the node object the author-year styles hold
+
+
 def setup(app):
+    _year_or_how_published()
     # after every other html-page-context handler has added its per-page scripts
     app.connect("html-page-context", fix_page, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
