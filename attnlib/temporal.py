@@ -11,9 +11,10 @@ recipe as every rule in this course, over the time axis:
     \\alpha = \\operatorname{softmax}(a), \\qquad
     y = W_o \\sum_t \\alpha_t\\, W_v f_t,
 
-with a learned query vector ``q`` (one per model, not per input) and the
-projections of a :class:`~attnlib.multihead.MultiHeadAttention` held as ``.attn``
-(with several heads, each head has its own weights over the frames).  The weights
+for one head, with a learned query vector ``q`` (one per model, not per input) and
+the projections of a :class:`~attnlib.multihead.MultiHeadAttention` held as
+``.attn`` (with several heads, each head scores its own ``E/num_heads`` features,
+scaled by ``sqrt(E/num_heads)``, and has its own weights over the frames).  The weights
 ``alpha`` say which frames the model used.
 
 Shapes use ``B`` batch, ``T`` frames, ``E`` features per frame.

@@ -115,8 +115,12 @@ def test_bad_arguments():
         images.flash_video_task(4, size=7)
     with pytest.raises(ValueError, match=r"`x` must have channels C \(dim 1\) = 2"):
         images.SmallCNN()(torch.randn(1, 3, 12, 12))
-    with pytest.raises(ValueError, match=r"`videos` must have shape \(B, T, 1, S, S\)"):
+    with pytest.raises(ValueError, match=r"`videos` must be 5-D with shape \(B, T, 1, S, S\)"):
         images.FrameClassifier()(torch.randn(2, 8, 8, 8))
+    with pytest.raises(ValueError, match=r"`videos` must have one channel \(dim 2\) = 1"):
+        images.FrameClassifier()(torch.randn(2, 8, 3, 8, 8))
+    with pytest.raises(TypeError, match="`videos` must be a torch.Tensor"):
+        images.FrameClassifier()([[0.0]])
     model = images.SmallCNN()
     with pytest.raises(ValueError, match="`labels` must be int64 of shape"):
         images.train(model, torch.randn(4, 2, 12, 12), torch.zeros(3, dtype=torch.long), steps=1)

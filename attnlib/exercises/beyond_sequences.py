@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..multihead import MultiHeadAttention
 from ._report import Case, Report, _close, _gen, _run
 
 
-def _mha(E: int, heads: int, seed: int):
-    from ..multihead import MultiHeadAttention
+def _mha(E: int, heads: int, seed: int) -> MultiHeadAttention:
+    """A seeded MultiHeadAttention in eval mode; the global torch seed is left alone."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         mha = MultiHeadAttention(E, heads)

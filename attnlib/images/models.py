@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
 from ..axial import AxialAttention
 from ..coordinate import CoordinateAttention
 from ..squeeze_excitation import SqueezeExcitation, check_image
@@ -120,9 +121,11 @@ class FrameClassifier(nn.Module):
         self.classifier = nn.Linear(embed_dim, num_classes)
 
     def forward(self, videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if not isinstance(videos, torch.Tensor) or videos.dim() != 5 or videos.shape[2] != 1:
-            got = tuple(videos.shape) if isinstance(videos, torch.Tensor) else type(videos).__name__
-            raise ValueError(f"`videos` must have shape (B, T, 1, S, S); got {got}")
+        _checks.tensor(videos, "videos")
+        _checks.floating(videos, "videos")
+        _checks.rank(videos, "videos", "(B, T, 1, S, S)", exact=5)
+        _checks.size(videos, "videos", 2, 1, "one channel (dim 2)")
+        _checks.matches_module(videos, "videos", self)
         B, T = videos.shape[:2]
         frames = self.encoder(videos.flatten(0, 1)).view(B, T, -1)  # (B*T, 1, S, S) -> (B, T, E)
         if self.temporal is None:
