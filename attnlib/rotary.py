@@ -66,8 +66,8 @@ def apply_rotary(x: torch.Tensor, *, offset: int = 0, base: float = 10000.0) -> 
     _checks.floating(x, "x")
     _checks.rank(x, "x", "(..., L, E)", at_least=2)
     if x.shape[-1] % 2:
-        raise ValueError(f"`x` must have an even last dim E (features rotate in pairs "
-                         f"(0, 1), (2, 3), ...); got shape {_checks._shape(x)}")
+        raise ValueError(f"`x` must have an even last dim E (pairs rotate); "
+                         f"got shape {_checks._shape(x)}")
     if isinstance(offset, bool) or not isinstance(offset, numbers.Integral) or offset < 0:
         raise ValueError(f"`offset` must be an int >= 0 (the position of the first row); "
                          f"got {offset!r}")

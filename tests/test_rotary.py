@@ -80,7 +80,7 @@ def test_gradcheck():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"`x` must have an even last dim E .* got shape \(3, 5\)"):
+    with pytest.raises(ValueError, match=r"`x` must have an even last dim E \(pairs rotate\); got shape \(3, 5\)"):
         apply_rotary(torch.randn(3, 5))
     with pytest.raises(ValueError, match="`x` must be at least 2-D"):
         apply_rotary(torch.randn(4))
