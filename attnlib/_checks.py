@@ -218,3 +218,14 @@ def qkv(query, key, value, *, legends: tuple[str, str, str], min_rank: int = 2,
     batch_dims(named, 2)
     dim_equal(key, "key", -2, value, "value", -2, "length S (dim -2)",
               " (each key needs one value)")
+
+
+def image(x, name: str, channels: int, module: torch.nn.Module) -> None:
+    """Require a floating ``(B, C, H, W)`` tensor with ``C == channels`` on ``module``'s dtype
+    and device (shared by the vision modules)."""
+    tensor(x, name)
+    floating(x, name)
+    rank(x, name, "(B, C, H, W)", exact=4)
+    size(x, name, 1, channels, "channels C (dim 1)",
+         " (images are channels-first: (B, C, H, W))")
+    matches_module(x, name, module)

@@ -30,7 +30,6 @@ from torch import nn
 
 from . import _checks
 from .multihead import MultiHeadAttention
-from .squeeze_excitation import check_image
 
 AXES = ("height", "width")
 
@@ -81,7 +80,7 @@ class AxialAttention(nn.Module):
     def forward(self, x: torch.Tensor, need_weights: bool = True
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return ``(output, weights)``; see the class docstring for shapes."""
-        check_image(x, "x", self.embed_dim, self)
+        _checks.image(x, "x", self.embed_dim, self)
         _checks.boolean(need_weights, "need_weights")
         B, C, H, W = x.shape
         if self.axis == "height":

@@ -27,7 +27,6 @@ import torch
 from torch import nn
 
 from . import _checks
-from .squeeze_excitation import check_image
 
 
 class CoordinateAttention(nn.Module):
@@ -64,7 +63,7 @@ class CoordinateAttention(nn.Module):
 
     def gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The row gates ``(B, C, H, 1)`` and the column gates ``(B, C, 1, W)``."""
-        check_image(x, "x", self.channels, self)
+        _checks.image(x, "x", self.channels, self)
         H, W = x.shape[2], x.shape[3]
         z_h = self.pool_h(x)  # (B, C, H, W) -> (B, C, H, 1)
         z_w = self.pool_w(x).transpose(2, 3)  # (B, C, H, W) -> (B, C, 1, W) -> (B, C, W, 1)

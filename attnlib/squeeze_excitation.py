@@ -27,17 +27,6 @@ from torch import nn
 from . import _checks
 
 
-def check_image(x, name: str, channels: int, module: nn.Module) -> None:
-    """Require a floating ``(B, C, H, W)`` tensor with ``C == channels`` on ``module``'s dtype
-    and device (shared by the vision modules)."""
-    _checks.tensor(x, name)
-    _checks.floating(x, name)
-    _checks.rank(x, name, "(B, C, H, W)", exact=4)
-    _checks.size(x, name, 1, channels, "channels C (dim 1)",
-                 " (images are channels-first: (B, C, H, W))")
-    _checks.matches_module(x, name, module)
-
-
 class SqueezeExcitation(nn.Module):
     """Gate every channel by a sigmoid of a small MLP on the channel means.
 
@@ -72,7 +61,7 @@ class SqueezeExcitation(nn.Module):
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The channel weights ``g``, ``(B, C, H, W) -> (B, C, 1, 1)``."""
-        check_image(x, "x", self.channels, self)
+        _checks.image(x, "x", self.channels, self)
         z = self.avgpool(x)  # squeeze: (B, C, H, W) -> (B, C, 1, 1)
         hidden = self.activation(self.fc1(z))  # (B, C, 1, 1) -> (B, C/r, 1, 1)
         return self.scale_activation(self.fc2(hidden))  # excite: (B, C/r, 1, 1) -> (B, C, 1, 1)

@@ -19,7 +19,7 @@ from torch import nn
 from .. import _checks
 from ..axial import AxialAttention
 from ..coordinate import CoordinateAttention
-from ..squeeze_excitation import SqueezeExcitation, check_image
+from ..squeeze_excitation import SqueezeExcitation
 from ..temporal import TemporalAttention
 
 ATTENTIONS = ("none", "se", "ca", "axial")
@@ -73,7 +73,7 @@ class SmallCNN(nn.Module):
         and ``columns`` ``(B, C, 1, W)``; ``axial`` ``width`` ``(B, H, heads, W, W)``
         and ``height`` ``(B, W, heads, H, H)`` (``need_maps=False``: the axial
         maps are not kept, and PyTorch's fused kernel does the work)."""
-        check_image(x, "x", self.in_channels, self)
+        _checks.image(x, "x", self.in_channels, self)
         f = self.stem(x)  # (B, C_in, H, W) -> (B, C, H, W)
         maps: dict[str, torch.Tensor] = {}
         if self.attention == "se":
