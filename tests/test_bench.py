@@ -223,7 +223,9 @@ def test_ratio_checks_cover_the_causal_fast_path(monkeypatch):
     results, ratios = bench.ratio_checks("cpu", rounds=1, min_run_time=0.001,
                                          tiled_lengths=(32,), block_sizes=(16,),
                                          rule2=dict(B=1, L=16, E=8, hidden=8, chunk=4),
-                                         causal=dict(B=1, H=2, L=32, E=8))
+                                         causal=dict(B=1, H=2, L=32, E=8),
+                                         kv_cache=dict(prompt=4, new=8, d_model=16, nhead=2,
+                                                       num_layers=1, vocab=8))
     causal = [r for r in ratios if r.what.startswith("causal")]
     assert len(causal) == 1
     assert causal[0].numerator == "attnlib is_causal=True need_weights=False"
@@ -231,3 +233,6 @@ def test_ratio_checks_cover_the_causal_fast_path(monkeypatch):
     timed = {r.variant: r.median_s for r in results if r.params.get("is_causal")}
     assert causal[0].value == pytest.approx(timed[causal[0].numerator]
                                             / timed[causal[0].denominator])
+    cache = [r for r in ratios if r.what.startswith("KV cache")]
+    assert len(cache) == 1 and cache[0].bound == 0.25
+    assert cache[0].numerator == "generate use_cache=True"

@@ -85,3 +85,14 @@ def test_pre_ln_block():
     fails_with(ex.check_pre_ln_block(lambda x, l: pre_ln(x, l, post=True)), "that is post-LN")
     fails_with(ex.check_pre_ln_block(lambda x, l: pre_ln(x, l, second_residual=False)),
                "second residual")
+
+
+def test_grouped_query_reference_is_torchs_enable_gqa():
+    # The checker builds its reference with repeat_interleave (torch 2.1); torch 2.5's
+    # enable_gqa=True must give the same answers.
+    import torch.nn.functional as F
+
+    def torch_gqa(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+    assert ex.check_grouped_query_attention(torch_gqa).passed

@@ -36,9 +36,6 @@ ALLOWED = {
     ("attnlib/bench/sweeps.py", "torch.nn.attention"):
         "bench.sdpa_backends (performance chapter, GPU backends) imports it inside the "
         "function; the library modules do not use it",
-    ("attnlib/exercises/transformer.py", "enable_gqa="):
-        "the grouped-query checker computes its reference with enable_gqa=True (torch 2.5); "
-        "the same reference without it is the keys and values repeated with repeat_interleave",
 }
 
 ALIASES = {"F": "torch.nn.functional", "nn": "torch.nn"}

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from .._progress import progress_bar
 from ..dot_product import scaled_dot_product_attention
+from ..lm import TransformerLM
 from ..tiled import tiled_attention
 from .measure import attention_flops, peak_memory, pick_device, time_variants
 from .results import Result
@@ -49,6 +50,7 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
                  tiled_lengths: Sequence[int] = (2048, 4096),
                  block_sizes: Sequence[int] = (128, 256, 512),
                  rule2: dict | None = None, causal: dict | None = None,
+                 kv_cache: dict | None = None,
                  progress: bool = False,
                  ) -> tuple[list[Result], list[Ratio]]:
     """The measurements behind the ratio checks, each group timed interleaved.
@@ -64,6 +66,10 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
     4. ``causal`` overrides ``dict(B=4, H=8, L=2048, E=64)``: attnlib's rule 3
        with ``is_causal=True, need_weights=False`` against torch's SDPA with
        ``is_causal=True`` (its causal kernel), float32.
+    5. ``kv_cache`` overrides ``dict(prompt=16, new=256, d_model=128, nhead=4,
+       num_layers=2, vocab=32)``: :meth:`attnlib.TransformerLM.generate` with the
+       KV cache against without it, one sequence, untrained weights (the time
+       does not depend on them); the cached run must take at most a quarter.
 
     Returns the results and the ratios.
     """
@@ -72,7 +78,7 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
     results: list[Result] = []
     ratios: list[Ratio] = []
     cfg2 = {"B": 8, "L": 512, "E": 64, "hidden": 64, "chunk": 64, **(rule2 or {})}
-    with progress_bar(3 + len(tiled_lengths), "ratios", enabled=progress) as bar:
+    with progress_bar(4 + len(tiled_lengths), "ratios", enabled=progress) as bar:
         # 1. attnlib's rule 3 against torch and against the three plain lines
         B, H, L, E = 8, 8, 1024, 64
         q, k, v = make_qkv(B, H, L, L, E, dtype=dtype, device=device)
@@ -168,5 +174,30 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
                             "torch SDPA is_causal=True",
                             _median(group, "attnlib is_causal=True need_weights=False")
                             / _median(group, "torch SDPA is_causal=True"), 1.1))
+        del q, k, v, fns
         _tick(bar, "causal")
+
+        # 5. greedy generation with and without the KV cache
+        cfg = {"prompt": 16, "new": 256, "d_model": 128, "nhead": 4, "num_layers": 2,
+               "vocab": 32, **(kv_cache or {})}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            lm = TransformerLM(cfg["vocab"], cfg["d_model"], cfg["nhead"], cfg["num_layers"],
+                               max_len=cfg["prompt"] + cfg["new"]).to(device).eval()
+        prompt = torch.arange(cfg["prompt"], device=device).remainder(cfg["vocab"])[None]
+        fns = {f"generate use_cache={flag}": (
+            lambda flag=flag: lm.generate(prompt, cfg["new"], use_cache=flag))
+            for flag in (True, False)}
+        ms = time_variants(fns, device=device, rounds=max(1, rounds // 2),
+                           min_run_time=min_run_time, warmup=1)
+        group = _timed_results("ratios", ms, device, dtype, {"prompt": tuple(prompt.shape)},
+                               dict(cfg))
+        results += group
+        ratios.append(Ratio(f"KV cache, {cfg['prompt']} prompt + {cfg['new']} new tokens, "
+                            f"d_model={cfg['d_model']} {cfg['nhead']} heads "
+                            f"{cfg['num_layers']} layers",
+                            "generate use_cache=True", "use_cache=False",
+                            _median(group, "generate use_cache=True")
+                            / _median(group, "generate use_cache=False"), 0.25))
+        _tick(bar, "KV cache")
     return results, ratios

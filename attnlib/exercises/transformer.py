@@ -49,8 +49,9 @@ def check_grouped_query_attention(gqa) -> Report:
     """Chapter 9: ``gqa(q, k, v)`` with ``H`` query heads sharing ``G`` key/value heads.
 
     Query head ``h`` uses key/value group ``h // (H/G)``, the layout of
-    ``torch.nn.functional.scaled_dot_product_attention(..., enable_gqa=True)``, the
-    reference.  No mask, the default scale ``1/sqrt(E)``.
+    ``torch.nn.functional.scaled_dot_product_attention(..., enable_gqa=True)`` (torch 2.5+;
+    the tests check that the reference here, each group repeated ``H/G`` times next to
+    itself, equals it).  No mask, the default scale ``1/sqrt(E)``.
 
     Shapes:
         - q: ``(B, H, L, E)``; k: ``(B, G, S, E)``; v: ``(B, G, S, Ev)``
@@ -63,7 +64,8 @@ def check_grouped_query_attention(gqa) -> Report:
         q = torch.randn(B, Hq, L, E, generator=gen, dtype=torch.float64)
         k = torch.randn(B, G, S, E, generator=gen, dtype=torch.float64)
         v = torch.randn(B, G, S, E, generator=gen, dtype=torch.float64)
-        expected = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+        expected = F.scaled_dot_product_attention(q, k.repeat_interleave(Hq // G, 1),
+                                                  v.repeat_interleave(Hq // G, 1))
         tiled = F.scaled_dot_product_attention(q, k.repeat(1, Hq // G, 1, 1),
                                                v.repeat(1, Hq // G, 1, 1))
         unscaled = F.scaled_dot_product_attention(q, k.repeat_interleave(Hq // G, 1),
