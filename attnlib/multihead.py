@@ -125,6 +125,14 @@ class MultiHeadAttention(nn.Module):
             return mask.unsqueeze(1)  # (B, L, S) -> (B, 1, L, S): the same mask for every head
         return _checks.mask(mask, (B, H, L, S), "(B, H, L, S)", device)
 
+    def _positions(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where a subclass puts position information into the heads; here, nothing.
+
+        Shapes:
+            - q: ``(B, H, L, E/H)``; k: ``(B, H, S, E/H)``; returned as they came
+        """
+        return q, k
+
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 mask: torch.Tensor | None = None, need_weights: bool = True, *,
                 is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -161,6 +169,7 @@ class MultiHeadAttention(nn.Module):
         q = self._split_heads(F.linear(query, w_q, b_q))  # (B, L, E) -> (B, H, L, E/H)
         k = self._split_heads(F.linear(key, w_k, b_k))  # (B, S, E) -> (B, H, S, E/H)
         v = self._split_heads(F.linear(value, w_v, b_v))  # (B, S, E) -> (B, H, S, E/H)
+        q, k = self._positions(q, k)
 
         dropping = self.training and self.dropout > 0
         if dropping:

@@ -24,7 +24,6 @@ import numbers
 import torch
 
 from . import _checks
-from .dot_product import scaled_dot_product_attention
 from .multihead import MultiHeadAttention
 
 
@@ -106,32 +105,6 @@ class RotaryMultiHeadAttention(MultiHeadAttention):
         _checks.positive_number(base, "base")
         self.base = float(base)
 
-    def forward(self, query, key, value, mask=None, need_weights: bool = True, *,
-                is_causal: bool = False):
-        _checks.qkv(query, key, value, legends=("(B, L, E)", "(B, S, E)", "(B, S, E)"),
-                    exact_rank=3)
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            _checks.size(t, name, -1, self.embed_dim, "last dim E (embed_dim)")
-        _checks.matches_module(query, "query", self)
-        _checks.boolean(need_weights, "need_weights")
-        _checks.boolean(is_causal, "is_causal")
-        B, L, S = query.shape[0], query.shape[1], key.shape[1]
-        if mask is not None:
-            mask = self._check_mask(mask, B, L, S, query.device)
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)  # (3E, E) -> 3 x (E, E)
-        b_q = b_k = b_v = None
-        if self.in_proj_bias is not None:
-            b_q, b_k, b_v = self.in_proj_bias.chunk(3)
-        q = self._split_heads(torch.nn.functional.linear(query, w_q, b_q))  # (B, H, L, E/H)
-        k = self._split_heads(torch.nn.functional.linear(key, w_k, b_k))  # (B, H, S, E/H)
-        v = self._split_heads(torch.nn.functional.linear(value, w_v, b_v))  # (B, H, S, E/H)
-        q, k = apply_rotary(q, base=self.base), apply_rotary(k, base=self.base)
-        if self.training and self.dropout > 0:
-            _, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal)
-            weights = torch.nn.functional.dropout(weights, p=self.dropout, training=True)
-            heads = weights @ v  # (B, H, L, S) @ (B, H, S, E/H) -> (B, H, L, E/H)
-            weights = weights if need_weights else None
-        else:
-            heads, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal,
-                                                          need_weights=need_weights)
-        return self.out_proj(self._merge_heads(heads)), weights  # (B, L, E)
+    def _positions(self, q, k):
+        """Rotate the queries and keys of every head by their positions (from 0)."""
+        return apply_rotary(q, base=self.base), apply_rotary(k, base=self.base)
