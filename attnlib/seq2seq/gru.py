@@ -58,7 +58,7 @@ from .. import _checks
 from ..additive import AdditiveAttention
 from ..dot_product import scaled_dot_product_attention
 from ..location import LocationAttention
-from .vocab import CharVocab
+from .vocab import CharVocab, Translates
 
 RULES = ("location", "additive", "dot", "none")
 """The valid values of ``rule``: rule 1, rule 2, rule 3, no attention."""
@@ -75,7 +75,7 @@ def check_rule(rule) -> str:
     return rule
 
 
-class Seq2Seq(nn.Module):
+class Seq2Seq(Translates, nn.Module):
     """Bidirectional-GRU encoder, GRU decoder, and the decoder attention ``rule``.
 
     Args:
@@ -259,23 +259,6 @@ class Seq2Seq(nn.Module):
                 all_weights.append(weights)
         ids = torch.cat(ids, dim=1)  # (B, max_len)
         return ids, (torch.cat(all_weights, dim=1) if all_weights else None)
-
-    def translate(self, texts: Sequence[str], *, max_len: int | None = None
-                  ) -> tuple[list[str], torch.Tensor | None]:
-        """Translate a list of strings greedily; return ``(outputs, weights)``.
-
-        ``max_len`` defaults to 16 output characters (ISO dates have 10).  The
-        weights are ``(B, max_len, S)`` (``max_source_len`` for rule 1) or ``None``.
-        """
-        device = next(self.parameters()).device
-        source, lengths = self.source_vocab.batch(texts, device=device)
-        was_training = self.training
-        self.eval()
-        try:
-            ids, weights = self.greedy(source, lengths, 16 if max_len is None else max_len)
-        finally:
-            self.train(was_training)
-        return [self.target_vocab.decode(row) for row in ids], weights
 
     def extra_repr(self) -> str:
         extra = f", max_source_len={self.max_source_len}" if self.rule == "location" else ""

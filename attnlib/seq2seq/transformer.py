@@ -23,7 +23,6 @@ layer norm after each stack, as ``torch.nn.Transformer`` has.
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -32,13 +31,13 @@ from .. import _checks
 from ..positional import sinusoidal_positional_encoding
 from ..transformer import TransformerDecoderLayer, TransformerEncoderLayer
 from . import dates
-from .vocab import CharVocab
+from .vocab import CharVocab, Translates
 
 POSITIONS = ("sinusoidal", "rotary")
 """The valid values of ``positions``."""
 
 
-class TransformerSeq2Seq(nn.Module):
+class TransformerSeq2Seq(Translates, nn.Module):
     """Transformer encoder-decoder over characters.
 
     Args:
@@ -165,19 +164,6 @@ class TransformerSeq2Seq(nn.Module):
             logits, weights = self.decode(y, memory, mask)
             y = torch.cat((y, logits[:, -1:].argmax(dim=-1)), dim=1)  # (B, t) -> (B, t + 1)
         return y[:, 1:], weights
-
-    def translate(self, texts: Sequence[str], *, max_len: int | None = None
-                  ) -> tuple[list[str], torch.Tensor]:
-        """Translate strings greedily; return ``(outputs, weights (B, max_len, S))``."""
-        device = next(self.parameters()).device
-        source, lengths = self.source_vocab.batch(texts, device=device)
-        was_training = self.training
-        self.eval()
-        try:
-            ids, weights = self.greedy(source, lengths, 16 if max_len is None else max_len)
-        finally:
-            self.train(was_training)
-        return [self.target_vocab.decode(row) for row in ids], weights
 
     def extra_repr(self) -> str:
         return f"positions={self.positions!r}, max_len={self.max_len}"

@@ -1,4 +1,4 @@
-"""Characters <-> integer ids for the character-level sequence-to-sequence models."""
+"""Characters <-> integer ids, and strings in and out of the character-level models."""
 
 from __future__ import annotations
 
@@ -76,3 +76,28 @@ class CharVocab:
         for row, e in enumerate(encoded):
             ids[row, :len(e)] = torch.tensor(e, dtype=torch.long)
         return ids.to(device), lengths
+
+
+class Translates:
+    """Mixin for a model with ``source_vocab``, ``target_vocab`` and ``greedy``.
+
+    ``greedy(source, source_lengths, max_len)`` returns ``(ids (B, max_len), weights)``;
+    :meth:`translate` turns strings into ids, runs it in eval mode and decodes.
+    """
+
+    def translate(self, texts: Sequence[str], *, max_len: int | None = None
+                  ) -> tuple[list[str], torch.Tensor | None]:
+        """Translate a list of strings greedily; return ``(outputs, weights)``.
+
+        ``max_len`` defaults to 16 output characters (ISO dates have 10).  The
+        weights are the model's, ``(B, max_len, S)`` or ``None`` (see its ``greedy``).
+        """
+        device = next(self.parameters()).device
+        source, lengths = self.source_vocab.batch(texts, device=device)
+        was_training = self.training
+        self.eval()
+        try:
+            ids, weights = self.greedy(source, lengths, 16 if max_len is None else max_len)
+        finally:
+            self.train(was_training)
+        return [self.target_vocab.decode(row) for row in ids], weights
