@@ -58,7 +58,7 @@ from .. import _checks
 from ..additive import AdditiveAttention
 from ..dot_product import scaled_dot_product_attention
 from ..location import LocationAttention
-from .vocab import CharVocab, Translates
+from .vocab import CharVocab, Translates, check_source
 
 RULES = ("location", "additive", "dot", "none")
 """The valid values of ``rule``: rule 1, rule 2, rule 3, no attention."""
@@ -153,21 +153,6 @@ class Seq2Seq(Translates, nn.Module):
         self.out = nn.Linear(H, len(target_vocab))
 
     # ------------------------------------------------------------------ encoder
-    def _check_source(self, source, source_lengths) -> None:
-        _checks.tensor(source, "source")
-        _checks.tensor(source_lengths, "source_lengths")
-        if source.dtype != torch.long or source_lengths.dtype != torch.long:
-            raise TypeError(f"`source` and `source_lengths` must be int64 ids; got "
-                            f"{source.dtype} and {source_lengths.dtype}")
-        _checks.rank(source, "source", "(B, S)", exact=2)
-        _checks.rank(source_lengths, "source_lengths", "(B,)", exact=1)
-        _checks.dim_equal(source, "source", 0, source_lengths, "source_lengths", 0,
-                          "batch size B (dim 0)")
-        if source_lengths.numel() and (int(source_lengths.min()) < 1
-                                       or int(source_lengths.max()) > source.shape[1]):
-            raise ValueError(f"`source_lengths` must be between 1 and S = {source.shape[1]}; "
-                             f"got {source_lengths.tolist()}")
-
     def encode(self, source: torch.Tensor, source_lengths: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Run the encoder.
@@ -179,7 +164,7 @@ class Seq2Seq(Translates, nn.Module):
             ``True`` at real characters, and the self-attention weights
             ``(B, S, S)`` or ``None``.
         """
-        self._check_source(source, source_lengths)
+        check_source(source, source_lengths)
         S = source.shape[1]
         mask = torch.arange(S, device=source.device) < source_lengths.to(source.device)[:, None]
         embedded = self.source_embedding(source)  # (B, S) -> (B, S, E)

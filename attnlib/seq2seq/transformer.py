@@ -31,7 +31,7 @@ from .. import _checks
 from ..positional import sinusoidal_positional_encoding
 from ..transformer import TransformerDecoderLayer, TransformerEncoderLayer
 from . import dates
-from .vocab import CharVocab, Translates
+from .vocab import CharVocab, Translates, check_source
 
 POSITIONS = ("sinusoidal", "rotary")
 """The valid values of ``positions``."""
@@ -107,15 +107,7 @@ class TransformerSeq2Seq(Translates, nn.Module):
     def encode(self, source: torch.Tensor, source_lengths: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(memory (B, S, E), mask (B, S))``, ``mask`` ``True`` at real characters."""
-        _checks.tensor(source, "source")
-        _checks.tensor(source_lengths, "source_lengths")
-        if source.dtype != torch.long or source_lengths.dtype != torch.long:
-            raise TypeError(f"`source` and `source_lengths` must be int64 ids; got "
-                            f"{source.dtype} and {source_lengths.dtype}")
-        _checks.rank(source, "source", "(B, S)", exact=2)
-        _checks.rank(source_lengths, "source_lengths", "(B,)", exact=1)
-        _checks.dim_equal(source, "source", 0, source_lengths, "source_lengths", 0,
-                          "batch size B (dim 0)")
+        check_source(source, source_lengths)
         S = source.shape[1]
         mask = torch.arange(S, device=source.device) < source_lengths.to(source.device)[:, None]
         x = self._embed(source, self.source_embedding, "source")

@@ -6,6 +6,8 @@ from typing import Sequence
 
 import torch
 
+from .. import _checks
+
 
 class CharVocab:
     """Characters <-> integer ids, with ids 0, 1, 2 for padding, start and end.
@@ -101,3 +103,20 @@ class Translates:
         finally:
             self.train(was_training)
         return [self.target_vocab.decode(row) for row in ids], weights
+
+
+def check_source(source, source_lengths) -> None:
+    """Require right-padded int64 ids ``(B, S)`` and their lengths ``(B,)``, each in 1..S."""
+    _checks.tensor(source, "source")
+    _checks.tensor(source_lengths, "source_lengths")
+    if source.dtype != torch.long or source_lengths.dtype != torch.long:
+        raise TypeError(f"`source` and `source_lengths` must be int64 ids; got "
+                        f"{source.dtype} and {source_lengths.dtype}")
+    _checks.rank(source, "source", "(B, S)", exact=2)
+    _checks.rank(source_lengths, "source_lengths", "(B,)", exact=1)
+    _checks.dim_equal(source, "source", 0, source_lengths, "source_lengths", 0,
+                      "batch size B (dim 0)")
+    if source_lengths.numel() and (int(source_lengths.min()) < 1
+                                   or int(source_lengths.max()) > source.shape[1]):
+        raise ValueError(f"`source_lengths` must be between 1 and S = {source.shape[1]}; "
+                         f"got {source_lengths.tolist()}")
