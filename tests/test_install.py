@@ -1,5 +1,10 @@
 """attnlib installed the way its users install it, into fresh virtual environments.
 
+Both environments get the pinned torch from one shared folder (installed once per test
+session with ``pip install --target`` and put on each environment's path by a ``.pth``
+file), so torch, the slow part of making an environment, is unpacked once; for pip
+and Python it is an installed distribution like any other.
+
 1. Torch only: a new environment holding nothing but the pinned torch installs attnlib
    from this repository (a normal, non-editable install) and runs the README's snippet and
    both command lines, with and without their progress bars (tqdm is an optional extra).
@@ -33,6 +38,26 @@ def pins(*names):
     return [line for line in lines if line.split("==")[0].lower() in wanted]
 
 
+@pytest.fixture(scope="module")
+def torch_folder(tmp_path_factory):
+    """A folder holding the pinned torch and what it depends on, nothing else."""
+    folder = tmp_path_factory.mktemp("torch-site")
+    subprocess.run([shutil.which("python3.11") or "python3", "-m", "pip", "install", "--quiet",
+                    "--target", str(folder), *pins("torch")], check=True, timeout=900)
+    assert (folder / "torch" / "__init__.py").exists()
+    return folder
+
+
+def fresh_env(env_dir: Path, torch_folder: Path) -> str:
+    """A new virtual environment whose only package is the shared torch; returns its python."""
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    (Path(site) / "shared_torch.pth").write_text(f"{torch_folder}\n")
+    return python
+
+
 def readme_snippet() -> str:
     """The Python block of README.md's section on using attnlib on its own."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -40,12 +65,9 @@ def readme_snippet() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_attnlib_installs_and_runs_with_torch_alone(tmp_path):
+def test_attnlib_installs_and_runs_with_torch_alone(tmp_path, torch_folder):
     env_dir = tmp_path / "torch-only"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = str(env_dir / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", *pins("torch")], check=True,
-                   timeout=900)
+    python = fresh_env(env_dir, torch_folder)
     # a copy of the package's sources, so the build leaves nothing in the repository
     source = tmp_path / "source"
     shutil.copytree(ROOT / "attnlib", source / "attnlib",
@@ -56,6 +78,7 @@ def test_attnlib_installs_and_runs_with_torch_alone(tmp_path):
                    timeout=900)
     listed = subprocess.run([python, "-m", "pip", "list", "--format=freeze"], check=True,
                             capture_output=True, text=True).stdout.lower()
+    assert f"{pins('torch')[0].lower()}" in listed, "pip must see the shared torch"
     for absent in ("tqdm", "matplotlib", "ipywidgets"):
         assert f"{absent}==" not in listed, f"{absent} came along; attnlib must need torch only"
 
@@ -80,18 +103,20 @@ def test_attnlib_installs_and_runs_with_torch_alone(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to install from a git URL")
-def test_chapter_runs_after_installing_attnlib_from_git(tmp_path, monkeypatch):
+def test_chapter_runs_after_installing_attnlib_from_git(tmp_path, monkeypatch, torch_folder):
     if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode:
         pytest.skip("not a git checkout with a commit")
     env_dir = tmp_path / "colab-like"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
+    python = Path(fresh_env(env_dir, torch_folder))
     # Colab's pip is recent; the pip that venv bundles with Python 3.11.7 (23.2) refuses
     # "name @ git+file://..." requirements
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
                    check=True, timeout=300)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet",
                     *pins("torch", "ipykernel", "matplotlib")], check=True, timeout=900)
+    torch_at = subprocess.run([str(python), "-c", "import torch; print(torch.__file__)"],
+                              check=True, capture_output=True, text=True).stdout
+    assert str(torch_folder) in torch_at, "pip reinstalled torch instead of using the shared one"
     probe = subprocess.run([str(python), "-c", "import attnlib"], capture_output=True, cwd=tmp_path)
     assert probe.returncode != 0, "the fresh environment must not have attnlib yet"
 

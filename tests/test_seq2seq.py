@@ -244,6 +244,29 @@ def test_on_epoch_end_sees_each_full_pass_and_changes_nothing(splits):
     assert [e for e, _ in seen] == [1]
 
 
+def test_lr_decay_falls_linearly_to_zero_over_the_planned_steps(splits, monkeypatch):
+    """Each Adam step's rate is lr * (1 - k / total), k = 0 .. total - 1; constant without."""
+    used = []
+    adam_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        used.append(self.param_groups[0]["lr"])
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    pairs = splits["train"][:96]  # 3 batches of 32 a pass
+    train(small("dot"), pairs, epochs=2, batch_size=32, lr=1e-2, seed=0, progress=False,
+          lr_decay=True)
+    assert used == pytest.approx([1e-2 * (1 - k / 6) for k in range(6)])
+    used.clear()  # max_steps plans a shorter run: the rate reaches 0 at its end instead
+    train(small("dot"), pairs, epochs=2, batch_size=32, lr=1e-2, seed=0, progress=False,
+          lr_decay=True, max_steps=4)
+    assert used == pytest.approx([1e-2, 7.5e-3, 5e-3, 2.5e-3])
+    used.clear()
+    train(small("dot"), pairs, epochs=1, batch_size=32, lr=1e-2, seed=0, progress=False)
+    assert used == [1e-2] * 3
+
+
 @pytest.mark.parametrize("rule", RULES)
 def test_every_rule_trains(rule, splits):
     model = small(rule)
@@ -321,6 +344,9 @@ BAD = [
     ("callback not callable", lambda: train(small("dot"), [("1.1.2000", "2000-01-01")],
                                             on_epoch_end=3),
      TypeError, r"`on_epoch_end` must be callable, .* got int"),
+    ("lr_decay not bool", lambda: train(small("dot"), [("1.1.2000", "2000-01-01")],
+                                        lr_decay="yes"),
+     TypeError, r"`lr_decay` must be True or False; got str 'yes'"),
 ]
 
 

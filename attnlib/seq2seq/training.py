@@ -60,7 +60,8 @@ def _check_model(model) -> None:
 def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4,
           batch_size: int = 64, lr: float = 3e-3, seed: int = 0, max_steps: int | None = None,
           max_seconds: float | None = None, progress: bool = True,
-          on_epoch_end: Callable[[int], object] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[int], object] | None = None,
+          lr_decay: bool = False) -> TrainResult:
     """Train ``model`` with teacher forcing, Adam and cross-entropy on ``pairs``.
 
     The amount of training is ``epochs`` passes over ``pairs`` (or fewer, if
@@ -73,7 +74,7 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
         model: a :class:`Seq2Seq`; it is trained in place.
         pairs: ``(source, target)`` strings.
         epochs, batch_size, max_steps: how much training, in passes and batches.
-        lr: Adam's learning rate.
+        lr: Adam's learning rate (the starting one, with ``lr_decay``).
         seed: seeds the shuffling (a private generator) and nothing else; seed
             the model's initialisation with ``torch.manual_seed`` before making it.
         max_seconds: stop after the first step that ends past this many seconds.
@@ -83,6 +84,9 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
             pass, e.g. to score the model part-way through one long run
             (``exact_match`` switches to eval mode and back).  It must not
             change the model; a run with it gives the same losses as without.
+        lr_decay: lower the learning rate linearly from ``lr`` to 0 over the
+            planned steps.  The last steps then only refine, so the result
+            depends less on where the run stops (and on the machine's rounding).
 
     Returns:
         a :class:`TrainResult`; ``seconds`` is the wall time of the loop,
@@ -98,6 +102,7 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
     if max_seconds is not None:
         _checks.positive_number(max_seconds, "max_seconds")
     _checks.boolean(progress, "progress")
+    _checks.boolean(lr_decay, "lr_decay")
     if on_epoch_end is not None and not callable(on_epoch_end):
         raise TypeError(f"`on_epoch_end` must be callable, e.g. a function of the number of "
                         f"epochs done; got {type(on_epoch_end).__name__}")
@@ -115,6 +120,8 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
     total = epochs * steps_per_epoch
     if max_steps is not None:
         total = min(max_steps, total)
+    scheduler = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total)
+                 if lr_decay else None)
 
     result = TrainResult()
     model.train()
@@ -135,6 +142,8 @@ def train(model: nn.Module, pairs: Sequence[tuple[str, str]], *, epochs: int = 4
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 result.losses.append(loss.item())
                 result.steps += 1
                 bar.update(1)
