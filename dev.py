@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """The course's two commands (and one for authors), needing nothing but Python 3.11.
 
-    python3.11 dev.py book      build the HTML book into _build/html/
+    python3.11 dev.py book      build the HTML book, both editions: English in _build/html/,
+                                Chinese (中文版) in _build/html/zh/
     python3.11 dev.py test      run every test: attnlib's unit tests, nbval over every
-                                notebook (strict), and the book build with -W
+                                notebook (strict), both editions' build with -W, browsers
     python3.11 dev.py execute [NOTEBOOK ...]
                                 re-execute notebooks in place and store their outputs
                                 (all of notebooks/ when none is named)
+    python3.11 dev.py translations
+                                after editing English prose: refresh the Chinese edition's
+                                locale/zh_CN/LC_MESSAGES/*.po (changed sentences become fuzzy
+                                and show in English until translated) and print the share
+                                translated, page by page
 
 Each first makes ./.venv with the pinned requirements (and attnlib in editable
 mode) when it is missing or when requirements.txt or pyproject.toml changed.
@@ -75,8 +81,14 @@ def env() -> dict[str, str]:
 
 
 def book(extra: list[str]) -> None:
-    run(BIN / "jupyter-book", "build", ".", "--all", "-W", "--keep-going", *extra, env=env())
-    say(f"the book is at {ROOT / '_build' / 'html' / 'index.html'} (open it in a browser)")
+    run(PY, ROOT / "book" / "editions.py", "build", *extra, env=env(),
+        label="building both editions with jupyter-book (book/editions.py)")
+    say(f"the book is at {ROOT / '_build' / 'html' / 'index.html'}, its Chinese edition at "
+        f"{ROOT / '_build' / 'html' / 'zh' / 'index.html'} (open them in a browser)")
+
+
+def translations(extra: list[str]) -> None:
+    run(PY, ROOT / "book" / "editions.py", "status", *extra, env=env())
 
 
 def test(extra: list[str]) -> None:
@@ -104,7 +116,7 @@ def execute(paths: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"book": book, "test": test, "execute": execute}
+    commands = {"book": book, "test": test, "execute": execute, "translations": translations}
     if not argv or argv[0] not in commands:
         print(__doc__)
         sys.exit(2)

@@ -1,8 +1,8 @@
 """Shared fixtures: every device test runs on the CPU, and on CUDA when there is one."""
 
-import subprocess
-import sys
+import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -34,16 +34,25 @@ def gen():
     return torch.Generator().manual_seed(1234)
 
 
+def _editions():
+    """book/editions.py, which builds the English and the Chinese edition."""
+    spec = importlib.util.spec_from_file_location("editions", ROOT / "book" / "editions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+editions = _editions()
+
+
 @pytest.fixture(scope="session")
 def build(tmp_path_factory):
-    """``jupyter-book build . --all -W --keep-going``, once, into a temporary folder.
+    """Both editions (``jupyter-book build --all -W --keep-going`` each), once, in a temporary
+    folder: English in html/, Chinese in html/zh/.
 
-    Returns the finished process and the folder with the HTML pages.
+    Returns the finished build (``returncode`` and the two builds' log as ``stdout``) and
+    the folder with the HTML pages.
     """
     out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run(
-        [str(jb), "build", str(ROOT), "--all", "-W", "--keep-going", "--path-output", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
-    )
-    return proc, out / "_build" / "html"
+    code, log = editions.build(out, capture=True)
+    return SimpleNamespace(returncode=code, stdout=log, stderr=""), out / "_build" / "html"

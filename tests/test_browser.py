@@ -2,9 +2,10 @@
 
 The book is served from 127.0.0.1; every request to any other host is blocked
 and recorded, so a page that needs a CDN to be readable fails here.  Every page
-in _toc.yml is read at two widths: a phone (390 px, touch) and a laptop
-(1280 px).  Where Chromium is absent these tests skip and say why, except under
-CI (CI=true), where .ci/run installs it and a missing browser is an error.
+in _toc.yml is read in both editions (English, and Chinese under zh/) at two
+widths: a phone (390 px, touch) and a laptop (1280 px).  Where Chromium is
+absent these tests skip and say why, except under CI (CI=true), where .ci/run
+installs it and a missing browser is an error.
 
 There is no list of "harmless" console messages: every page must log zero
 errors.  The three the toolchain used to log are fixed at their cause (see
@@ -39,6 +40,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 
 PAGES = toc_files()
+EDITIONS = {"en": "", "zh": "zh/"}  # edition -> its folder in the built site (book/editions.py)
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
 # chapters whose interactive figure (a temperature or head slider) must work without a kernel
 SLIDER_CHAPTERS = [p for p in CHAPTERS if re.match(r"notebooks/0[57]_", p)]
@@ -132,27 +134,28 @@ def visit(site, browser):
         v.close()
 
 
-# --- every page, phone and laptop -----------------------------------------------------------
+# --- every page of both editions, phone and laptop ---------------------------------------------
+#
+# One visit per page and width runs every check of that width, so that the checks see the page
+# after a reader's interactions too (solutions opened, sliders moved, the menu tapped) and the
+# console stays free of errors throughout.
 
-@pytest.mark.parametrize("width", [PHONE, LAPTOP])
-@pytest.mark.parametrize("page", PAGES)
-def test_page_loads_offline_with_zero_console_errors(page, width, visit):
-    v = visit(page, width)
-    assert v.page.title(), page
-    assert v.errors == [], f"{page} at {width} px: console errors {v.errors}"
-    assert v.blocked == [], f"{page} at {width} px: requests to other hosts {v.blocked}"
+EDITION_PAGES = [(edition, page) for edition in EDITIONS for page in PAGES]
+FORMULA_PAGES = set(CHAPTERS) | {"book/notation", "book/glossary"}
+
+
+def _loads_offline(v, where):
+    assert v.page.title(), where
+    assert v.blocked == [], f"{where}: requests to other hosts {v.blocked}"
     # every image has loaded (a broken image has naturalWidth 0)
     broken = v.page.eval_on_selector_all(
         "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
-    assert broken == [], f"{page}: images not loaded {broken}"
+    assert broken == [], f"{where}: images not loaded {broken}"
     # the page is readable: its main text is there even with outside hosts blocked
-    assert len(v.page.inner_text("main")) > 200
+    assert len(v.page.inner_text("main")) > 200, where
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_phone_page_never_scrolls_sideways(page, visit):
-    v = visit(page, PHONE)
-    v.expand_all()
+def _never_scrolls_sideways(v, where):
     widths = v.page.evaluate("""() => {
         const W = document.documentElement.clientWidth;
         // the widest elements, to say what widens the page
@@ -164,32 +167,27 @@ def test_phone_page_never_scrolls_sideways(page, visit):
         return {scroll: document.documentElement.scrollWidth, client: W, culprits};
     }""")
     assert widths["scroll"] <= widths["client"], (
-        f"{page}: the page is {widths['scroll']} px wide on a {widths['client']} px phone; "
+        f"{where}: the page is {widths['scroll']} px wide on a {widths['client']} px phone; "
         f"wide elements: {widths['culprits']}")
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_phone_menu_button_shows_the_chapter_links(page, visit):
-    v = visit(page, PHONE)
+def _menu_button_shows_the_chapter_links(v, where):
     titles = v.page.eval_on_selector_all(
         "nav.bd-docs-nav a.reference.internal", "as => as.map(a => a.textContent.trim())")
-    assert len(titles) >= len(PAGES) - 1, f"{page}: the sidebar lists {titles}"
+    assert len(titles) >= len(PAGES) - 1, f"{where}: the sidebar lists {titles}"
     nav_link = "nav.bd-docs-nav a.reference.internal"
     assert not any(v.page.locator(nav_link, has_text=t).first.is_visible() for t in titles), \
-        "the sidebar's chapter links should start hidden on a phone"
+        f"{where}: the sidebar's chapter links should start hidden on a phone"
     buttons = v.page.locator(".primary-toggle:visible")
-    assert buttons.count() == 1, f"{page}: expected one visible menu button on a phone"
+    assert buttons.count() == 1, f"{where}: expected one visible menu button on a phone"
     buttons.first.tap()
     v.page.locator(nav_link, has_text=titles[-1]).first.wait_for(state="visible", timeout=5000)
     hidden = [t for t in titles if not v.page.locator(nav_link, has_text=t).first.is_visible()]
-    assert hidden == [], f"{page}: after a tap on the menu button these stay hidden: {hidden}"
+    assert hidden == [], f"{where}: after a tap on the menu button these stay hidden: {hidden}"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_laptop_blocks_fit_the_column(page, visit):
-    """No code cell, output or display equation is wider than the text column at 1280 px."""
-    v = visit(page, LAPTOP)
-    v.expand_all()
+def _blocks_fit_the_column(v, where):
+    """No code cell, output or display equation is wider than the text column."""
     too_wide = v.page.evaluate("""() => {
         const article = document.querySelector("article.bd-article");
         const column = article.getBoundingClientRect();
@@ -211,33 +209,34 @@ def test_laptop_blocks_fit_the_column(page, visit):
         }
         return out;
     }""")
-    assert too_wide == [], f"{page}: blocks wider than the column:\n" + "\n".join(too_wide)
+    assert too_wide == [], f"{where}: blocks wider than the column:\n" + "\n".join(too_wide)
 
 
 _FILE_NAME = re.compile(r"(^|/)[\w.-]*\.(png|jpe?g|svg|gif|webp)$|^[0-9a-f]{16,}", re.I)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_figure_has_a_meaningful_alt_text(page, visit):
-    v = visit(page, LAPTOP)
-    v.expand_all()
+def _figures_have_meaningful_alt_text(v, where):
     alts = v.page.eval_on_selector_all(
         "article.bd-article img", "imgs => imgs.map(i => [i.getAttribute('alt'), i.src.slice(0, 80)])")
     bad = [(alt, src) for alt, src in alts
            if not alt or _FILE_NAME.search(alt.strip()) or len(alt.split()) < 3]
-    assert bad == [], f"{page}: figures without a description (alt, src): {bad}"
+    assert bad == [], f"{where}: figures without a description (alt, src): {bad}"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_moving_a_slider_changes_its_picture(page, visit):
+def _formulas_render(v, where):
+    assert v.page.locator("mjx-container").count() > 0, f"{where}: no typeset formula"
+    text = v.page.inner_text("main")
+    assert "$$" not in text and "\\frac" not in text, f"{where}: raw TeX left in the page"
+
+
+def _sliders_change_their_pictures(v, where, page):
     """Each static slider (`div.attnlib-slider`: a range input and one image) works offline."""
-    v = visit(page, LAPTOP)
     sliders = v.page.locator("div.attnlib-slider")
     if page in SLIDER_CHAPTERS:
-        assert sliders.count() >= 1, f"{page}: its interactive figure has no static slider"
+        assert sliders.count() >= 1, f"{where}: its interactive figure has no static slider"
     for i in range(sliders.count()):
         slider = sliders.nth(i)
-        assert slider.locator("img").count() == 1, f"{page}: slider {i} must hold one image"
+        assert slider.locator("img").count() == 1, f"{where}: slider {i} must hold one image"
         image, knob = slider.locator("img"), slider.locator("input[type=range]")
         knob.scroll_into_view_if_needed()
         before = (knob.input_value(), image.get_attribute("src"), image.get_attribute("alt"))
@@ -246,16 +245,55 @@ def test_moving_a_slider_changes_its_picture(page, visit):
         if knob.input_value() == before[0]:
             v.page.keyboard.press("Home")
         after = (knob.input_value(), image.get_attribute("src"), image.get_attribute("alt"))
-        assert after[0] != before[0], f"{page}: slider {i} did not move"
-        assert after[1] != before[1], f"{page}: slider {i} moved but its picture stayed"
-        assert after[2] and after[2] != before[2], f"{page}: slider {i}'s alt text stayed"
-    assert v.errors == [], v.errors
+        assert after[0] != before[0], f"{where}: slider {i} did not move"
+        assert after[1] != before[1], f"{where}: slider {i} moved but its picture stayed"
+        assert after[2] and after[2] != before[2], f"{where}: slider {i}'s alt text stayed"
+
+
+def _colab_link(v, where, chapter):
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    expected = (f"https://colab.research.google.com/github/{repo.removeprefix('https://github.com/')}"
+                f"/blob/main/{chapter}.ipynb")
+    hrefs = v.page.eval_on_selector_all("a", "as => as.map(a => a.href)")
+    assert expected in hrefs, f"{where}: no Colab link {expected}"
+
+
+@pytest.mark.parametrize("edition,page", EDITION_PAGES)
+def test_phone_reading(edition, page, visit):
+    """Offline, no sideways scrolling with everything opened, a menu button that works."""
+    where = f"{edition} {page} at {PHONE} px"
+    v = visit(EDITIONS[edition] + page, PHONE)
+    _loads_offline(v, where)
+    v.expand_all()
+    _never_scrolls_sideways(v, where)
+    _menu_button_shows_the_chapter_links(v, where)
+    assert v.errors == [], f"{where}: console errors {v.errors}"
+
+
+@pytest.mark.parametrize("edition,page", EDITION_PAGES)
+def test_laptop_reading(edition, page, visit):
+    """Offline, formulas typeset, every block fits the column, figures described, sliders
+    that move their pictures, the Colab link."""
+    where = f"{edition} {page} at {LAPTOP} px"
+    v = visit(EDITIONS[edition] + page, LAPTOP)
+    _loads_offline(v, where)
+    if page in FORMULA_PAGES:
+        _formulas_render(v, where)
+    if page in CHAPTERS:
+        _colab_link(v, where, page)
+    _sliders_change_their_pictures(v, where, page)
+    v.expand_all()
+    _blocks_fit_the_column(v, where)
+    _figures_have_meaningful_alt_text(v, where)
+    assert v.errors == [], f"{where}: console errors {v.errors}"
 
 
 # --- the bundled CJK font, the search page, the chrome ---------------------------------------
 
-def test_cjk_font_loads_offline_and_draws_the_glossary(visit):
-    v = visit("book/glossary", PHONE)
+@pytest.mark.parametrize("page", ["book/glossary", "zh/notebooks/01_what_is_attention"])
+def test_cjk_font_loads_offline_and_draws_chinese(page, visit):
+    """The glossary's Chinese terms, and every page of the Chinese edition."""
+    v = visit(page, PHONE)
     faces = v.page.evaluate("""async () => {
         const loaded = await document.fonts.load('16px "Attn CJK"', "注意力");
         return loaded.map(f => f.status);
@@ -328,25 +366,7 @@ def test_laptop_menu_button_collapses_and_restores_the_sidebar(visit):
     assert v.errors == []
 
 
-# --- formulas, links, dropdowns --------------------------------------------------------------
-
-@pytest.mark.parametrize("page", CHAPTERS + ["book/notation", "book/glossary"])
-def test_formulas_render(page, visit):
-    v = visit(page, LAPTOP)
-    assert v.page.locator("mjx-container").count() > 0
-    text = v.page.inner_text("main")
-    assert "$$" not in text and "\\frac" not in text, f"{page}: raw TeX left in the page"
-
-
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_colab_link(chapter, visit):
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    expected = (f"https://colab.research.google.com/github/{repo.removeprefix('https://github.com/')}"
-                f"/blob/main/{chapter}.ipynb")
-    v = visit(chapter, LAPTOP)
-    hrefs = v.page.eval_on_selector_all("a", "as => as.map(a => a.href)")
-    assert expected in hrefs, f"{chapter}: no Colab link {expected}"
-
+# --- dropdowns, search, a screenshot ---------------------------------------------------------
 
 def test_solution_dropdown_opens_on_click(visit):
     v = visit(CHAPTERS[0], LAPTOP)
@@ -358,8 +378,11 @@ def test_solution_dropdown_opens_on_click(visit):
     assert body.is_visible() and len(body.inner_text()) > 20
 
 
-def test_search_finds_softmax(visit):
-    v = visit("search", LAPTOP, query="?q=softmax")
+@pytest.mark.parametrize("search,query", [("search", "softmax"), ("zh/search", "注意力"),
+                                          ("zh/search", "掩码")])
+def test_search_finds_pages(search, query, visit):
+    """Search works in each edition (the Chinese index is split into words by jieba)."""
+    v = visit(search, LAPTOP, query=f"?q={query}")
     v.page.wait_for_selector("ul.search li", timeout=20000)
     results = v.page.locator("ul.search li").all_inner_texts()
     assert len(results) >= 3, results
@@ -367,11 +390,12 @@ def test_search_finds_softmax(visit):
 
 
 @pytest.mark.parametrize("width", [PHONE, LAPTOP])
-def test_screenshot_of_a_chapter(width, visit, tmp_path):
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_screenshot_of_a_chapter(edition, width, visit, tmp_path):
     """Saves a screenshot (look at it: it is kept in $SCREENSHOT_DIR when that is set)."""
     out = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
-    v = visit("notebooks/05_rule3_dot_product", width)
-    path = out / f"chapter-05-{width}.png"
+    v = visit(EDITIONS[edition] + "notebooks/05_rule3_dot_product", width)
+    path = out / f"chapter-05-{edition}-{width}.png"
     v.page.screenshot(path=str(path), full_page=False)
     assert path.stat().st_size > 20_000

@@ -16,6 +16,10 @@
 3. Citations of an undated work.  sphinxcontrib-bibtex's author-year style writes "n.d." where
    an entry has no year.  The source article carries no date, so its citations name how it was
    published instead (its `howpublished` field, "online tutorial"); dated entries are unchanged.
+
+4. The two editions.  book/editions.py builds the book twice, English at the root of the
+   site and Chinese (language zh_CN) under zh/.  Every page gets a link, at the top of its
+   text, to the same page in the other edition, and a `<link rel="alternate" hreflang>`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,26 @@ def fix_page(app, pagename, templatename, context, doctree):
         context["default_mode"] = "auto"
 
 
+EDITION_FOLDER = "zh/"  # where book/editions.py puts the Chinese edition
+
+
+def link_other_edition(app, pagename, templatename, context, doctree):
+    """Put a link to the same page in the other edition at the top of the page's text."""
+    if "body" not in context:
+        return
+    up = "../" * pagename.count("/")
+    if (app.config.language or "en").startswith("zh"):
+        href, lang, text, title = (f"{up}../{pagename}.html", "en", "English",
+                                   "Read this page in English")
+    else:
+        href, lang, text, title = (f"{up}{EDITION_FOLDER}{pagename}.html", "zh-CN", "中文版",
+                                   "阅读本页的中文版")
+    context["body"] = (f'<p class="edition-switch"><a href="{href}" hreflang="{lang}" '
+                       f'lang="{lang}" title="{title}">{text}</a></p>\n' + context["body"])
+    context["metatags"] = (context.get("metatags", "")
+                           + f'\n<link rel="alternate" hreflang="{lang}" href="{href}" />')
+
+
 def _year_or_how_published():
     """Make the author-year `year` template node fall back to `howpublished`, then "n.d."."""
     from pybtex.style.template import field, first_of, optional
@@ -55,4 +79,5 @@ def setup(app):
     _year_or_how_published()
     # after every other html-page-context handler has added its per-page scripts
     app.connect("html-page-context", fix_page, priority=999)
+    app.connect("html-page-context", link_other_edition)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -11,8 +11,11 @@ the sources the book is built from:
 
 - book/**/*.md and book/**/*.bib (prose pages, the bibliography),
 - notebooks/*.ipynb (every cell's source and every stored text output),
-- locale/**/*.po (translations, for a Chinese edition),
-- _config.yml and _toc.yml (title, captions).
+- locale/**/*.po (the Chinese edition's translations),
+- book/**/*.py (the edition link "中文版", the Chinese edition's title),
+- _config.yml and _toc.yml (title, captions),
+- the zh_CN catalogs of Sphinx, sphinx-book-theme and sphinx-exercise, which the
+  Chinese edition's buttons, menus, search page and exercise labels come from.
 
 It reads the full font from Debian's fonts-noto-cjk package (or the path given
 with --source) and writes WOFF (zlib; WOFF2 would need brotli) to
@@ -78,14 +81,38 @@ def source_files(root: Path = ROOT) -> list[Path]:
     """The files the book is built from that can hold text a reader sees."""
     files = [*sorted((root / "book").rglob("*.md")), *sorted((root / "book").rglob("*.bib")),
              *sorted((root / "notebooks").glob("*.ipynb")),
-             *sorted((root / "locale").rglob("*.po"))]
+             *sorted((root / "locale").rglob("*.po")), *sorted((root / "book").rglob("*.py"))]
     files += [root / name for name in ("_config.yml", "_toc.yml") if (root / name).exists()]
     return files
 
 
+UI_PACKAGES = ("sphinx", "sphinx_book_theme", "sphinx_exercise")
+
+
+def ui_catalogs() -> list[Path]:
+    """The compiled zh_CN message catalogs of the packages that write the pages' chrome."""
+    import importlib.util
+
+    found = []
+    for name in UI_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SystemExit(f"{name} is not installed: run this with the course's .venv")
+        folder = Path(list(spec.submodule_search_locations)[0])
+        found += sorted(folder.rglob("zh_CN/LC_MESSAGES/*.mo"))
+    return found
+
+
 def characters_used(root: Path = ROOT) -> set[str]:
-    """Every CJK character in the book's sources."""
+    """Every CJK character in the book's sources and in the chrome's zh_CN catalogs."""
+    from babel.messages.mofile import read_mo
+
     found: set[str] = set()
+    for path in ui_catalogs():
+        with path.open("rb") as f:
+            for message in read_mo(f):
+                strings = message.string if isinstance(message.string, tuple) else [message.string]
+                found.update(ch for text in strings if text for ch in text if is_cjk(ch))
     for path in source_files(root):
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
