@@ -173,3 +173,33 @@ def test_an_english_edit_shows_in_english_never_as_a_stale_translation(tmp_path)
     assert "猫坐在垫子上。" in page  # unchanged sentences stay translated
     share = editions.translated_share(tmp_path / "_build" / "gettext", po.parent)
     assert share == {"page": (2, 3)}
+
+
+def _glossary_terms():
+    """English term -> its Chinese term, from book/glossary.md (each definition starts with it)."""
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    lines = text.split("```{glossary}")[1].split("```")[0].splitlines()
+    terms = {}
+    for line, after in zip(lines, lines[1:]):
+        if line.strip() and not line.startswith((" ", ":")) and after.startswith("  "):
+            terms[line.strip()] = re.match(r"\s+([^\s.(（]+)", after).group(1)
+    return terms
+
+
+def test_translations_use_the_glossarys_chinese_terms():
+    """A message that uses a glossary term in English uses its Chinese term in translation."""
+    terms = _glossary_terms()
+    assert terms["attention weights"] == "注意力权重" and len(terms) >= 30
+    terms["score"] = "分"  # 分数 as a noun, 打分 or 得分 where English scores as a verb
+    off = []
+    for po in sorted(editions.LOCALE.rglob("*.po")):
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        for m in catalog:
+            if not m.id or not m.string or m.fuzzy:
+                continue
+            prose = re.sub(r"\{[a-z:-]+\}`[^`]*`|`[^`]*`|\$[^$]*\$", " ", m.id).lower()
+            for english, chinese in terms.items():
+                if re.search(rf"\b{re.escape(english)}s?\b", prose) and chinese not in m.string:
+                    off.append(f"{po.stem}: {english} -> {chinese}: {m.string[:60]}")
+    assert off == [], "\n".join(off)
