@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import Counter
 import sys
+from collections import Counter
 from pathlib import Path
 
 import yaml

@@ -34,15 +34,16 @@ def gen():
     return torch.Generator().manual_seed(1234)
 
 
-def _editions():
-    """book/editions.py, which builds the English and the Chinese edition."""
-    spec = importlib.util.spec_from_file_location("editions", ROOT / "book" / "editions.py")
+def load_script(relative: str):
+    """Import one of the book's scripts (book/editions.py, book/fonts/subset_cjk.py) by path."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-editions = _editions()
+editions = load_script("book/editions.py")  # builds the English and the Chinese edition
 
 
 @pytest.fixture(scope="session")

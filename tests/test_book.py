@@ -1,7 +1,6 @@
 """Book-level checks: the table of contents, stored outputs, and a -W build."""
 
 import html
-import importlib.util
 import json
 import re
 import unicodedata
@@ -10,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import toc_files
+from conftest import load_script, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -19,10 +18,7 @@ MAX_COLUMNS = 80  # about what the 688 px text column shows of monospace text
 
 def _subset_cjk():
     """book/fonts/subset_cjk.py, the script that makes the bundled CJK font."""
-    spec = importlib.util.spec_from_file_location("subset_cjk", ROOT / "book/fonts/subset_cjk.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("book/fonts/subset_cjk.py")
 
 
 def test_every_notebook_is_a_chapter_and_every_chapter_exists():

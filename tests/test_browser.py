@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-from conftest import toc_files
+from conftest import editions, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,7 +40,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 
 PAGES = toc_files()
-EDITIONS = {"en": "", "zh": "zh/"}  # edition -> its folder in the built site (book/editions.py)
+EDITIONS = editions.EDITIONS  # edition -> its folder in the built site
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
 # chapters whose interactive figure (a temperature or head slider) must work without a kernel
 SLIDER_CHAPTERS = [p for p in CHAPTERS if re.match(r"notebooks/0[57]_", p)]
