@@ -154,10 +154,34 @@ def test_small_sweeps_run():
     assert all(r.median_s > 0 and r.peak_bytes is not None and r.flops for r in res)
     ceiling = bench.matmul_ceiling("cpu", n=64, rounds=1, min_run_time=0.001)
     assert ceiling.flops == 2 * 64 ** 3 and ceiling.flop_per_s > 0
+
+
+def test_sdpa_backends_on_the_cpu_say_cleanly_why_not():
     backends = bench.sdpa_backends("cpu", L=32, B=1, H=2, E=8, rounds=1, min_run_time=0.001)
     by_name = {r.variant: r for r in backends}
     assert by_name["MATH"].median_s > 0
     assert all(r.median_s is not None or r.note.startswith("not available") for r in backends)
+    cuda_only = bench.sweeps.CUDA_ONLY_BACKENDS & set(by_name)
+    assert cuda_only  # EFFICIENT_ATTENTION exists in every torch that has sdpa_kernel
+    for name in cuda_only:
+        assert by_name[name].median_s is None
+        assert by_name[name].note == "not available on cpu (a CUDA-only backend)"
+    for r in backends:
+        assert "No viable backend" not in r.note and "math kernel" not in r.note
+        assert len(f"{r.variant}: {r.note}") <= 80  # how the chapter prints it
+
+
+def test_sdpa_backend_notes_keep_torchs_reason_on_cuda_only():
+    # The note's wording alone: no GPU and no timing needed.
+    unavailable = bench.sweeps._unavailable
+    err = RuntimeError("No available kernel. Aborting execution.\nmore detail")
+    assert (unavailable("FLASH_ATTENTION", torch.device("cuda"), torch.float16, err)
+            == "not available: No available kernel. Aborting execution.")
+    viable = RuntimeError("No viable backend for scaled_dot_product_attention was found.")
+    assert (unavailable("CUDNN_ATTENTION", torch.device("cpu"), torch.float32, viable)
+            == "not available on cpu (a CUDA-only backend)")
+    assert (unavailable("FLASH_ATTENTION", torch.device("cpu"), torch.float16, viable)
+            == "not available on cpu for float16 inputs")
 
 
 def test_command_line_writes_files(tmp_path, capsys):
@@ -218,14 +242,29 @@ def test_help_documents_the_exit_status(capsys):
     assert "issue" not in text.lower()
 
 
-def test_ratio_checks_cover_the_causal_fast_path(monkeypatch):
-    # Tiny sizes, so this checks what is compared and how, not the speed.
-    results, ratios = bench.ratio_checks("cpu", rounds=1, min_run_time=0.001,
-                                         tiled_lengths=(32,), block_sizes=(16,),
-                                         rule2=dict(B=1, L=16, E=8, hidden=8, chunk=4),
-                                         causal=dict(B=1, H=2, L=32, E=8),
-                                         kv_cache=dict(prompt=4, new=8, d_model=16, nhead=2,
-                                                       num_layers=1, vocab=8))
+@pytest.fixture(scope="module")
+def tiny_ratio_run():
+    """One :func:`ratio_checks` run with tiny sizes on 2 threads, and the threads after it.
+
+    Tiny sizes, so the tests check what is compared and how, not the speed.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        results, ratios = bench.ratio_checks("cpu", rounds=1, min_run_time=0.001,
+                                             tiled_lengths=(32,), block_sizes=(16,),
+                                             rule2=dict(B=1, L=16, E=8, hidden=8, chunk=4),
+                                             causal=dict(B=1, H=2, L=32, E=8),
+                                             kv_cache=dict(prompt=4, new=8, d_model=16,
+                                                           nhead=2, num_layers=1, vocab=8))
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    return results, ratios, after
+
+
+def test_ratio_checks_cover_the_causal_fast_path(tiny_ratio_run):
+    results, ratios, _ = tiny_ratio_run
     causal = [r for r in ratios if r.what.startswith("causal")]
     assert len(causal) == 1
     assert causal[0].numerator == "attnlib is_causal=True need_weights=False"
@@ -236,3 +275,24 @@ def test_ratio_checks_cover_the_causal_fast_path(monkeypatch):
     cache = [r for r in ratios if r.what.startswith("KV cache")]
     assert len(cache) == 1 and cache[0].bound == 0.25
     assert cache[0].numerator == "generate use_cache=True"
+
+
+def test_kv_cache_check_records_the_one_thread_it_ran_on(tiny_ratio_run, tmp_path):
+    # The run is on 2 threads; the KV-cache check alone sets 1, and its rows say so.
+    results, ratios, after = tiny_ratio_run
+    assert after == 2  # the thread count is restored after the check
+    cache_rows = [r for r in results if r.variant.startswith("generate use_cache=")]
+    assert {r.variant for r in cache_rows} == {"generate use_cache=True",
+                                               "generate use_cache=False"}
+    assert all(r.threads == 1 for r in cache_rows)
+    assert all(r.threads == 2 for r in results if r not in cache_rows)
+    (cache,) = [r for r in ratios if r.what.startswith("KV cache")]
+    assert cache.what.endswith(", 1 thread") and ", 1 thread:" in cache.line()
+    # and so do the saved rows (the CSV and JSON files the command line writes)
+    bench.save_results(results, tmp_path / "r.csv")
+    bench.save_results(results, tmp_path / "r.json")
+    rows = {row["variant"]: row for row in csv.DictReader((tmp_path / "r.csv").open())}
+    assert rows["generate use_cache=True"]["threads"] == "1"
+    assert rows["torch SDPA is_causal=True"]["threads"] == "2"
+    saved = {r.variant: r.threads for r in bench.load_results(tmp_path / "r.json")}
+    assert saved["generate use_cache=False"] == 1 and saved["torch SDPA"] == 2

@@ -186,6 +186,19 @@ def _menu_button_shows_the_chapter_links(v, where):
     assert hidden == [], f"{where}: after a tap on the menu button these stay hidden: {hidden}"
 
 
+def _contents_button_shows_the_section_links(v, where):
+    """The "On this page" button of a phone shows the page's own section links."""
+    toc_link = ".bd-sidebar-secondary nav.page-toc a"
+    sections = v.page.eval_on_selector_all(toc_link, "as => as.map(a => a.textContent.trim())")
+    assert len(sections) >= 3, f"{where}: the page's contents list {sections}"
+    first = v.page.locator(toc_link).first
+    assert not first.is_visible(), f"{where}: the section links should start hidden on a phone"
+    buttons = v.page.locator(".secondary-toggle:visible")
+    assert buttons.count() == 1, f"{where}: expected one visible contents button on a phone"
+    buttons.first.tap()
+    first.wait_for(state="visible", timeout=5000)
+
+
 def _blocks_fit_the_column(v, where):
     """No code cell, output or display equation is wider than the text column."""
     too_wide = v.page.evaluate("""() => {
@@ -267,6 +280,15 @@ def test_phone_reading(edition, page, visit):
     v.expand_all()
     _never_scrolls_sideways(v, where)
     _menu_button_shows_the_chapter_links(v, where)
+    assert v.errors == [], f"{where}: console errors {v.errors}"
+
+
+@pytest.mark.parametrize("edition", sorted(EDITIONS))
+def test_phone_contents_button_shows_the_sections(edition, visit):
+    page = "notebooks/05_rule3_dot_product"
+    where = f"{edition} {page} at {PHONE} px"
+    v = visit(EDITIONS[edition] + page, PHONE)
+    _contents_button_shows_the_section_links(v, where)
     assert v.errors == [], f"{where}: console errors {v.errors}"
 
 

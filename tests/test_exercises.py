@@ -189,6 +189,39 @@ def test_report_reads_as_text():
     assert repr(r) == str(r) == "✓ masked softmax: all 4 cases pass. Well done!"
 
 
+def _failing_report(expected, got):
+    from attnlib.exercises._report import Case, _run
+    return _run("demo", lambda x: got.clone(), [Case("x", (expected,), expected)])
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-7])  # 1e-7: long numbers, fewer fit on a line
+def test_a_failing_report_shows_the_entries_that_differ(scale):
+    # Right in its first entries, wrong later (a head in the wrong place looks like this):
+    # the rows shown must differ, sit around the largest difference and name its index.
+    expected = scale * torch.arange(1, 41, dtype=torch.float64).view(2, 4, 5)
+    got = expected.clone()
+    got[1, 2, 3] = -scale * 7.0
+    report = _failing_report(expected, got)
+    assert not report.passed
+    lines = report.lines
+    shown = {line.split()[0]: line.split(None, 1)[1] for line in lines
+             if line.startswith(("expected ", "got "))}
+    assert shown["expected"] != shown["got"], str(report)
+    assert f"{scale * 34:.4g}" in shown["expected"] and f"{-scale * 7:.4g}" in shown["got"]
+    assert "entries [1, 2, :], around the largest difference:" in lines
+    assert f"largest difference {scale * 41:.3g} at [1, 2, 3]" in lines
+    assert len(shown["expected"]) == len(shown["got"])  # lined up, entry under entry
+    assert all(len(line) <= 72 for line in lines), str(report)
+
+
+def test_a_failing_report_shows_a_small_result_whole():
+    expected = torch.tensor([0.25, 0.5, 0.75, 1.0])
+    report = _failing_report(expected, expected + 0.5)
+    assert report.lines[2:] == ["expected [0.25, 0.5, 0.75, 1]", "got      [0.75, 1, 1.25, 1.5]",
+                                "largest difference 0.5",
+                                "hint: compare your result with the reference row by row."]
+
+
 # the book's own solutions ------------------------------------------------------------
 
 def _solutions_in_notebooks():

@@ -87,6 +87,25 @@ def test_pre_ln_block():
                "second residual")
 
 
+def test_grouped_query_report_shows_where_tiling_differs():
+    # .repeat instead of repeat_interleave: head 0 is right, so the first entries agree;
+    # the report must show entries that differ, not the first six.
+    report = ex.check_grouped_query_attention(lambda q, k, v: gqa(q, k, v, tile=True))
+    fails_with(report, "around the largest difference")
+    expected, got = (next(line for line in report.lines if line.startswith(word))
+                     for word in ("expected ", "got "))
+    assert expected.split(None, 1)[1] != got.split(None, 1)[1], str(report)
+    assert max(len(expected), len(got)) <= 72, str(report)
+
+
+def torch_version() -> tuple[int, int]:
+    """(major, minor) of the installed torch; "2.5.0a0+git..." gives (2, 5)."""
+    major, minor = torch.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+@pytest.mark.skipif(torch_version() < (2, 5),
+                    reason="scaled_dot_product_attention(..., enable_gqa=True) needs torch 2.5+")
 def test_grouped_query_reference_is_torchs_enable_gqa():
     # The checker builds its reference with repeat_interleave (torch 2.1); torch 2.5's
     # enable_gqa=True must give the same answers.

@@ -94,3 +94,64 @@ def test_se_gate():
         f2(torch.relu(f1(x)))).mean((2, 3), keepdim=True)), "pool first")
     fails_with(ex.check_se_gate(lambda x, f1, f2: torch.sigmoid(
         f2(torch.relu(f1(x.mean((2, 3), keepdim=True)))))[:, :, 0, 0]), "expected shape")
+
+
+def score_counts(n, patch):
+    full = (n * n) ** 2  # n*n pixels, each scored against every pixel
+    axial = n * n * n + n * n * n  # height pass + width pass: n*n pixels, each against n
+    patches = ((n // patch) ** 2) ** 2  # (n/patch)**2 patch tokens, full attention
+    return full, axial, patches
+
+
+def test_score_counts_stub_and_junk_never_pass():
+    fails_with(ex.check_score_counts(stub), "not done yet")
+    fails_with(ex.check_score_counts(lambda n, p: None), "did you forget a `return`?")
+    fails_with(ex.check_score_counts(lambda n, p: 1 / 0), "raised ZeroDivisionError")
+    fails_with(ex.check_score_counts("not a function"), "expected a function")
+    for junk in [7, "n**4", (1, 2), [1, 2, 3, 4], torch.zeros(3), {"full": 1}]:
+        fails_with(ex.check_score_counts(lambda n, p, junk=junk: junk),
+                   "expected a tuple of three ints")
+    fails_with(ex.check_score_counts(lambda n, p: (n**4, "2", 3)), "count 2 of 3 is not a number")
+    fails_with(ex.check_score_counts(lambda n, p: (n**4, None, 3)), "count 2 of 3 is not a number")
+    fails_with(ex.check_score_counts(lambda n, p: (10**400, 1, 2)), "too large")
+    fails_with(ex.check_score_counts(lambda n, p: (float("nan"), 1, 2)), "contains NaN")
+    for junk in [7, (1, 2), (4, True, 3)]:
+        report = ex.check_score_counts(lambda n, p, junk=junk: junk)
+        assert "return full, axial, patches" in str(report), str(report)
+        assert "torch.Tensor" not in str(report), str(report)
+
+
+def test_score_counts():
+    report = ex.check_score_counts(score_counts)
+    assert report.passed, str(report)
+    assert str(report) == "✓ score_counts: all 4 cases pass. Well done!"
+    # floats equal to the counts, numpy and 0-d torch integers, and a list pass too
+    import numpy as np
+    assert ex.check_score_counts(lambda n, p: [float(n**4), np.int64(2 * n**3),
+                                               torch.tensor((n // p) ** 4)]).passed
+
+
+def test_score_counts_mistakes():
+    report = ex.check_score_counts(lambda n, p: (n**4, n**3, (n // p) ** 4))
+    fails_with(report, "n**3 is one axial pass")
+    assert "expected (256, 128, 16)\ngot      (256, 64, 16)" in str(report)
+    fails_with(ex.check_score_counts(lambda n, p: (n**4, 2 * n**3, (n // p) ** 2)),
+               "(n/patch)**2 patches (tokens)")
+    fails_with(ex.check_score_counts(lambda n, p: (n**4, 2 * n**3, n // p)),
+               "(n/patch)**2 patches (tokens)")
+    fails_with(ex.check_score_counts(lambda n, p: (n**2, 2 * n**3, (n // p) ** 4)),
+               "n*n is the number of pixels (tokens)")
+    fails_with(ex.check_score_counts(lambda n, p: (1, n / 2, p**4)), "not how many times")
+    fails_with(ex.check_score_counts(lambda n, p: (n**4, n / 2, p**4)), "not how many times")
+    fails_with(ex.check_score_counts(lambda n, p: (n**4, 2 / n, 1 / p**4)), "not how many times")
+    # wrong only for the largest image: caught exactly, printed in full
+    off_by_one = ex.check_score_counts(lambda n, p: (n**4, 2 * n**3 + (n == 224), (n // p) ** 4))
+    fails_with(off_by_one, "got      (2517630976, 22478849, 38416)")
+    fails_with(off_by_one, "attention over T tokens computes T*T scores")
+
+
+def test_score_counts_reports_fit_72_columns():
+    for fn in [stub, score_counts, lambda n, p: (n**4, n**3, (n // p) ** 4),
+               lambda n, p: "x" * 200, lambda n, p: (10**400, 1, 2), lambda n, p: 1 / 0]:
+        lines = str(ex.check_score_counts(fn)).split("\n")
+        assert max(map(len, lines)) <= 72, lines

@@ -106,7 +106,7 @@ def test_se_gate_is_a_per_channel_sigmoid(gen):
     g = se.gate(x)
     assert g.shape == (3, 6, 1, 1) and ((g > 0) & (g < 1)).all()
     torch.testing.assert_close(se(x), g * x)
-    # a constant image: the gate of each channel depends only on the channel means
+    # any image: the gates depend on it only through the channel means (the squeeze)
     z = x.mean((2, 3))
     expected = torch.sigmoid(se.fc2.weight[:, :, 0, 0] @ torch.relu(
         se.fc1.weight[:, :, 0, 0] @ z.T + se.fc1.bias[:, None]) + se.fc2.bias[:, None]).T

@@ -71,6 +71,7 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
        KV cache against without it, one sequence, untrained weights (the time
        does not depend on them), on one CPU thread as in chapter 09 (a model this
        small gains nothing from more); the cached run must take at most a quarter.
+       Its results record ``threads=1`` whatever the thread count of the rest.
 
     Returns the results and the ratios.
     """
@@ -194,10 +195,11 @@ def ratio_checks(device: torch.device | str, *, rounds: int = 7, min_run_time: f
         try:
             ms = time_variants(fns, device=device, rounds=max(1, rounds // 2),
                                min_run_time=min_run_time, warmup=1)
+            # made before the threads are restored: each row's `threads` is the 1 it ran on
+            group = _timed_results("ratios", ms, device, dtype, {"prompt": tuple(prompt.shape)},
+                                   dict(cfg))
         finally:
             torch.set_num_threads(threads)
-        group = _timed_results("ratios", ms, device, dtype, {"prompt": tuple(prompt.shape)},
-                               dict(cfg))
         results += group
         ratios.append(Ratio(f"KV cache, {cfg['prompt']} prompt + {cfg['new']} new tokens, "
                             f"d_model={cfg['d_model']} {cfg['nhead']} heads "

@@ -149,13 +149,38 @@ def matmul_ceiling(device: torch.device | str, *, n: int | None = None,
                        flops=2 * n ** 3)
 
 
+CUDA_ONLY_BACKENDS = frozenset({"EFFICIENT_ATTENTION", "CUDNN_ATTENTION"})
+"""SDPA backends (names of :class:`torch.nn.attention.SDPBackend`) that have CUDA kernels only."""
+
+
+def _unavailable(name: str, device: torch.device, dtype: torch.dtype,
+                 err: RuntimeError) -> str:
+    """The ``note`` of a backend that raised ``err``: short, and true for the device.
+
+    On CUDA, torch's first line says why.  Elsewhere torch only says that no
+    kernel was left ("No viable backend ... turning off both the math kernel
+    and the fused kernels"), which misleads, so the note names the device.
+    """
+    if device.type == "cuda":
+        text = str(err).strip()
+        first = text.splitlines()[0] if text else type(err).__name__
+        return f"not available: {first[:200]}"
+    if name in CUDA_ONLY_BACKENDS:
+        return f"not available on {device.type} (a CUDA-only backend)"
+    return f"not available on {device.type} for {str(dtype).replace('torch.', '')} inputs"
+
+
 def sdpa_backends(device: torch.device | str, *, L: int | None = None, B: int | None = None,
                   H: int | None = None, E: int | None = None, dtype: torch.dtype | None = None,
                   rounds: int = 3, min_run_time: float = 0.1) -> list[Result]:
     """Time torch's SDPA with each backend forced by :func:`torch.nn.attention.sdpa_kernel`.
 
-    A backend the device or dtype does not support is recorded with
-    ``note="not available: ..."`` and no time.  Needs torch >= 2.3, where
+    A backend the device or dtype does not support is recorded with no time
+    and a ``note`` that starts ``"not available"``: on CUDA it goes on with
+    the first line of torch's error; on another device, where torch's error
+    only says that no kernel was left, it names the device, e.g.
+    ``"not available on cpu (a CUDA-only backend)"`` for the backends in
+    :data:`CUDA_ONLY_BACKENDS`.  Needs torch >= 2.3, where
     :mod:`torch.nn.attention` appeared (the rest of attnlib needs 2.1).
     """
     try:
@@ -187,9 +212,8 @@ def sdpa_backends(device: torch.device | str, *, L: int | None = None, B: int | 
                 forced(backend)()
             fns[name] = forced(backend)
         except RuntimeError as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             results.append(make_result("backends", name, device, dtype, _qkv_shapes(q, k, v),
-                                       params, note=f"not available: {first[:200]}"))
+                                       params, note=_unavailable(name, device, dtype, err)))
     if fns:
         ms = time_variants(fns, device=device, rounds=rounds, min_run_time=min_run_time)
         peaks = {name: peak_memory(fn, device) for name, fn in fns.items()}

@@ -26,7 +26,8 @@ the loop that runs the cases); one module per chapter holds that chapter's check
 - :mod:`.performance` -- chapter 8: ``check_tiled_padding``
 - :mod:`.transformer` -- chapter 9: ``check_pre_ln_block``, ``check_rotary``,
   ``check_grouped_query_attention``
-- :mod:`.beyond_sequences` -- chapter 10: ``check_axial_width``, ``check_se_gate``
+- :mod:`.beyond_sequences` -- chapter 10: ``check_axial_width``, ``check_se_gate``,
+  ``check_score_counts``
 """
 
 from ._report import Case, Report
@@ -39,7 +40,7 @@ from .rules_compared import check_decoder_attention_step
 from .multi_head import check_split_merge
 from .performance import check_tiled_padding
 from .transformer import check_grouped_query_attention, check_pre_ln_block, check_rotary
-from .beyond_sequences import check_axial_width, check_se_gate
+from .beyond_sequences import check_axial_width, check_score_counts, check_se_gate
 
 __all__ = [
     "Case",
@@ -58,4 +59,5 @@ __all__ = [
     "check_grouped_query_attention",
     "check_axial_width",
     "check_se_gate",
+    "check_score_counts",
 ]

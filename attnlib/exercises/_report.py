@@ -68,6 +68,60 @@ def _short(t: torch.Tensor) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in flat) + more + "]"
 
 
+_WIDTH = 72  # the longest expected/got line a failing comparison prints (it fits a phone)
+
+
+def _index(where) -> str:
+    return "[" + ", ".join(str(i) for i in where) + "]"
+
+
+def _largest_difference(expected: torch.Tensor, got: torch.Tensor) -> tuple[float, tuple[int, ...]]:
+    """The largest ``|got - expected|`` and its index; a NaN facing a number comes first."""
+    e, g = expected.detach().double().cpu(), got.detach().double().cpu()
+    d = (g - e).abs()
+    d = torch.where((g == e) | (torch.isnan(g) & torch.isnan(e)), torch.zeros_like(d), d).flatten()
+    flat = int(torch.where(torch.isnan(d), torch.full_like(d, float("inf")), d).argmax())
+    value = d[flat].item()
+    where = []
+    for n in reversed(expected.shape):  # torch.unravel_index needs torch 2.2
+        flat, i = divmod(flat, n)
+        where.append(i)
+    return value, tuple(reversed(where))
+
+
+def _comparison(expected: torch.Tensor, got: torch.Tensor) -> list[str]:
+    """The lines that show where ``got`` differs from ``expected`` (same shape, not close).
+
+    A result of up to 6 entries is shown whole.  A larger one may well be right in its
+    first entries (a head or a row in the wrong place), so up to 6 entries around the
+    largest difference are shown instead, along the last axis longer than 1, lined up
+    and with their index named.
+    """
+    diff, where = _largest_difference(expected, got)
+    if expected.numel() <= 6:
+        return [f"expected {_short(expected)}", f"got      {_short(got)}",
+                f"largest difference {diff:.3g}"]
+    axis = max(i for i, n in enumerate(expected.shape) if n > 1)
+    n, col = expected.shape[axis], where[axis]
+    row = list(where)
+    row[axis] = slice(None)
+    rows = [t.detach()[tuple(row)].flatten().tolist() for t in (expected, got)]
+    for width in range(min(6, n), 0, -1):  # fewer entries until both lines fit
+        lo = min(max(col - (width - 1) // 2, 0), n - width)
+        hi = lo + width
+        pairs = [(f"{e:.4g}", f"{g:.4g}") for e, g in zip(rows[0][lo:hi], rows[1][lo:hi])]
+        cells = [[a.rjust(len(b)) for a, b in pairs], [b.rjust(len(a)) for a, b in pairs]]
+        before, after = ("..., " if lo > 0 else ""), (", ..." if hi < n else "")
+        shown = ["[" + before + ", ".join(c) + after + "]" for c in cells]
+        if len("expected " + shown[0]) <= _WIDTH:
+            break
+    span = ":" if (lo, hi) == (0, n) else f"{lo}:{hi}"
+    entries = _index(span if i == axis else w for i, w in enumerate(where))
+    return [f"entries {entries}, around the largest difference:",
+            f"expected {shown[0]}", f"got      {shown[1]}",
+            f"largest difference {diff:.3g} at {_index(where)}"]
+
+
 def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out) -> Report:
     """Run ``fn`` on every case; stop at the first failure with a friendly explanation."""
     name = getattr(fn, "__name__", "your function")
@@ -102,11 +156,8 @@ def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out)
             hint = case.hint(got, "hint: where can 0/0 or inf - inf happen in your code?")
             return Report(exercise, False, lines + ["your result contains NaN", hint])
         if not torch.allclose(got.double(), case.expected.double(), rtol=case.rtol, atol=case.atol):
-            diff = (got.double() - case.expected.double()).abs().max().item()
             hint = case.hint(got, "hint: compare your result with the reference row by row.")
-            return Report(exercise, False, lines + [
-                f"expected {_short(case.expected)}", f"got      {_short(got)}",
-                f"largest difference {diff:.3g}", hint])
+            return Report(exercise, False, lines + _comparison(case.expected, got) + [hint])
     return Report(exercise, True, [f"✓ {exercise}: all {len(cases)} cases pass. Well done!"])
 
 

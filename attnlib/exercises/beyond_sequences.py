@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch import nn
 
 from ..multihead import MultiHeadAttention
-from ._report import Case, Report, _close, _gen, _run
+from ._report import Case, Report, _close, _describe, _gen, _run
 
 
 def _mha(E: int, heads: int, seed: int) -> MultiHeadAttention:
@@ -95,3 +98,92 @@ def check_se_gate(se_gate) -> Report:
         cases.append(Case(f"x {(B, C, H, W)}, C/r = {C // r}", (x, fc1, fc2), expected,
                           diagnose))
     return _run("se_gate", se_gate, cases)
+
+
+_TUPLE_HINT = "hint: end with `return full, axial, patches` (three ints)."
+
+
+def check_score_counts(score_counts) -> Report:
+    """Chapter 10: ``score_counts(n, patch)``, attention scores per head for an n x n image.
+
+    ``n`` is a multiple of ``patch``; the counts are exact (floats equal to them pass).
+
+    Returns:
+        - full self-attention over the ``n*n`` pixels: ``n**4``
+        - one height pass plus one width pass over the pixels: ``2 * n**3``
+        - full self-attention over the ``(n/patch)**2`` patches: ``(n/patch)**4``
+    """
+    cases = []
+    for n, p in [(4, 2), (8, 4), (32, 16), (224, 16)]:
+        t = n // p  # patches along each side
+        expected = torch.tensor([n**4, n * n * 2 * n, t**4], dtype=torch.float64)
+        ratios = ("hint: return the counts themselves, not how many times\n"
+                  "fewer; the ratios are full / axial and full / patches.")
+        wrongs = [  # per count: values a known mistake gives, and its hint
+            ([n * n], "hint: n*n is the number of pixels (tokens); full attention\n"
+                      "over T tokens computes T*T scores."),
+            ([1], ratios),
+            ([n**3], "hint: n**3 is one axial pass; the height pass and the\n"
+                     "width pass each compute n*n*n scores, so count both."),
+            ([n / 2, 2 / n], ratios),
+            ([t * t, t], "hint: the image cuts into (n/patch)**2 patches (tokens),\n"
+                         "and full attention over T tokens computes T*T scores."),
+            ([p**4, 1 / p**4], ratios),
+        ]
+        slots = [0, 0, 1, 1, 2, 2]  # which count each entry of wrongs is about
+
+        def diagnose(got, expected=expected, wrongs=wrongs, slots=slots):
+            for i, (values, hint) in zip(slots, wrongs):
+                if got[i] != expected[i] and got[i].item() in values:
+                    return hint
+            return ("hint: count the tokens T of each attention first;\n"
+                    "attention over T tokens computes T*T scores.")
+        cases.append(Case(f"n = {n}, patch = {p}", (n, p), expected, diagnose, rtol=0, atol=0,
+                          error_hint="hint: score_counts gets two ints and returns three\n"
+                          "ints; work them out with n and patch, no tensors needed."))
+    seen = []  # every answer _run looked at; the last one is the failing case's
+
+    def pick(out):
+        got = _counts(out)
+        seen.append(got)
+        return got
+    report = _run("score_counts", score_counts, cases, pick=pick)
+    # _run speaks of tensors: say "tuple" instead, and print the counts exactly
+    for i, line in enumerate(report.lines):
+        if line == "hint: return a torch.Tensor.":
+            report.lines[i] = _TUPLE_HINT
+        elif line.startswith("expected a tensor, got"):
+            report.lines[i] = line.replace("a tensor", "a tuple of three ints")
+        elif line.startswith("expected [") and isinstance(seen[-1], torch.Tensor):
+            report.lines[i] = f"expected {_exact(cases[len(seen) - 1].expected)}"
+        elif line.startswith("got      [") and isinstance(seen[-1], torch.Tensor):
+            report.lines[i] = f"got      {_exact(seen[-1])}"
+    return report
+
+
+def _counts(out):
+    """Three counts as a float64 tensor, or a message saying what came instead."""
+    if out is None:
+        return None
+    what = _describe(out)
+    what = what if len(what) <= 30 else what[:27] + "..."
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        return f"expected a tuple of three ints, got {what}"
+    values = []
+    for i, v in enumerate(out, 1):
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            return f"count {i} of 3 is not a number: {what}"
+        try:
+            values.append(float(v))
+        except (OverflowError, ValueError, TypeError):
+            return f"count {i} of 3 is too large to be a count: {what}"
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def _exact(t: torch.Tensor) -> str:
+    """``(256, 128, 16)``: whole numbers in full, anything else to 4 digits."""
+    vals = t.tolist()
+    return "(" + ", ".join(
+        str(int(v)) if math.isfinite(v) and v == int(v) else f"{v:.4g}" for v in vals) + ")"

@@ -74,8 +74,9 @@ def check_grouped_query_attention(gqa) -> Report:
 
         def diagnose(got, tiled=tiled, unscaled=unscaled):
             if _close(got, tiled):
-                return ("hint: .repeat tiles the groups (0, 1, 0, 1); neighbouring query heads "
-                        "share a group (0, 0, 1, 1): use repeat_interleave(H // G, dim=1).")
+                return ("hint: .repeat tiles the groups (0, 1, 0, 1); neighbouring\n"
+                        "query heads share a group (0, 0, 1, 1):\n"
+                        "use repeat_interleave(H // G, dim=1).")
             if _close(got, unscaled):
                 return "hint: divide the scores by sqrt(E)."
             return None

@@ -21,7 +21,7 @@ It reads the full font from Debian's fonts-noto-cjk package (or the path given
 with --source) and writes WOFF (zlib; WOFF2 would need brotli) to
 book/static/fonts/NotoSansCJKsc-subset.woff, which book/static/book.css loads
 with @font-face.  Run it again whenever the book gains a CJK character; the
-browser test test_cjk_characters_are_in_the_bundled_font fails until you do.
+test tests/test_book.py::test_bundled_cjk_font_covers_the_built_book fails until you do.
 Needs fontTools (in the course's .venv).
 """
 
