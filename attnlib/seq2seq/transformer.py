@@ -95,7 +95,7 @@ class TransformerSeq2Seq(Translates, nn.Module):
                                  persistent=False)
 
     def _embed(self, ids: torch.Tensor, embedding: nn.Embedding, name: str) -> torch.Tensor:
-        """``(B, N)`` ids -> ``(B, N, E)``: scaled embeddings, plus positions if sinusoidal."""
+        """``(B, N)`` ids -> ``(B, N, E)``: embeddings, plus the sinusoidal table if used."""
         if ids.shape[1] > self.max_len:
             raise ValueError(f"`{name}` has {ids.shape[1]} positions but the model was built "
                              f"with max_len={self.max_len}")
