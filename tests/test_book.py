@@ -1,5 +1,6 @@
 """Book-level checks: the table of contents, stored outputs, and a -W build."""
 
+import base64
 import html
 import json
 import re
@@ -142,6 +143,37 @@ def test_code_and_printed_lines_fit_80_columns(path):
         long += [f"cell {i} {kind} ({columns(line)} columns): {line[:90]}"
                  for kind, line in lines if columns(line) > MAX_COLUMNS]
     assert long == [], f"{path.name}: lines wider than {MAX_COLUMNS} columns:\n" + "\n".join(long)
+
+
+# A phone's text column is about 358 px wide. A stored figure at most this wide is shown at half
+# its size or more there, so the 12-point labels the chapters use (17 px at 100 dpi) stay at
+# 8 px or more; on a laptop's 688 px column it is shown at full size.
+MAX_FIGURE_PX = 720
+_PNG_IN_HTML = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def _png_width(data: bytes) -> int:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_stored_figures_are_narrow_enough_for_a_phone(path):
+    nb = nbformat.read(path, as_version=4)
+    wide, figures = [], 0
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            pngs = [data["image/png"]] if "image/png" in data else []
+            pngs += _PNG_IN_HTML.findall(data.get("text/html", ""))  # static sliders' frames
+            for png in pngs:
+                figures += 1
+                width = _png_width(base64.b64decode(png))
+                if width > MAX_FIGURE_PX:
+                    wide.append(f"cell {i}: {width} px")
+    assert wide == [], (f"{path.name}: figures wider than {MAX_FIGURE_PX} px (stack the panels, "
+                        f"one a row, or narrow figsize):\n" + "\n".join(wide))
+    assert figures > 0, f"{path.name}: no stored figure found; is the test reading them?"
 
 
 _MACHINE_PATH = re.compile(r"/work/|/root/|/home/|/tmp/|site-packages|\.venv\b")
