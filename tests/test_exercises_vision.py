@@ -134,9 +134,11 @@ def test_score_counts():
 def test_score_counts_mistakes():
     report = ex.check_score_counts(lambda n, p: (n**4, n**3, (n // p) ** 4))
     fails_with(report, "n**3 is one axial pass")
-    assert "expected (256, 128, 16)\ngot      (256, 64, 16)" in str(report)
-    fails_with(ex.check_score_counts(lambda n, p: (n**4, 2 * n**3, (n // p) ** 2)),
-               "(n/patch)**2 patches (tokens)")
+    assert "expected (20736, 3456, 1296)\ngot      (20736, 1728, 1296)" in str(report)
+    # every case has more than two patches a side, so a wrong patch count fails at once
+    patches = ex.check_score_counts(lambda n, p: (n**4, 2 * n**3, (n // p) ** 2))
+    fails_with(patches, "(n/patch)**2 patches (tokens)")
+    assert "case 1/4" in str(patches)
     fails_with(ex.check_score_counts(lambda n, p: (n**4, 2 * n**3, n // p)),
                "(n/patch)**2 patches (tokens)")
     fails_with(ex.check_score_counts(lambda n, p: (n**2, 2 * n**3, (n // p) ** 4)),

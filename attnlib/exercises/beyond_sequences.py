@@ -114,7 +114,7 @@ def check_score_counts(score_counts) -> Report:
         - full self-attention over the ``(n/patch)**2`` patches: ``(n/patch)**4``
     """
     cases = []
-    for n, p in [(4, 2), (8, 4), (32, 16), (224, 16)]:
+    for n, p in [(12, 2), (32, 4), (40, 8), (224, 16)]:
         t = n // p  # patches along each side
         expected = torch.tensor([n**4, n * n * 2 * n, t**4], dtype=torch.float64)
         ratios = ("hint: return the counts themselves, not how many times\n"
