@@ -89,17 +89,18 @@ def _largest_difference(expected: torch.Tensor, got: torch.Tensor) -> tuple[floa
     return value, tuple(reversed(where))
 
 
-def _comparison(expected: torch.Tensor, got: torch.Tensor) -> list[str]:
+def _comparison(expected: torch.Tensor, got: torch.Tensor,
+                show: Callable[[torch.Tensor], str] = _short) -> list[str]:
     """The lines that show where ``got`` differs from ``expected`` (same shape, not close).
 
-    A result of up to 6 entries is shown whole.  A larger one may well be right in its
+    A result of up to 6 entries is shown whole, written by ``show``.  A larger one may well be right in its
     first entries (a head or a row in the wrong place), so up to 6 entries around the
     largest difference are shown instead, along the last axis longer than 1, lined up
     and with their index named.
     """
     diff, where = _largest_difference(expected, got)
     if expected.numel() <= 6:
-        return [f"expected {_short(expected)}", f"got      {_short(got)}",
+        return [f"expected {show(expected)}", f"got      {show(got)}",
                 f"largest difference {diff:.3g}"]
     axis = max(i for i, n in enumerate(expected.shape) if n > 1)
     n, col = expected.shape[axis], where[axis]
@@ -122,8 +123,16 @@ def _comparison(expected: torch.Tensor, got: torch.Tensor) -> list[str]:
             f"largest difference {diff:.3g} at {_index(where)}"]
 
 
-def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out) -> Report:
-    """Run ``fn`` on every case; stop at the first failure with a friendly explanation."""
+def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out, *,
+         returns: str = "a tensor", return_hint: str = "hint: return a torch.Tensor.",
+         show: Callable[[torch.Tensor], str] = _short) -> Report:
+    """Run ``fn`` on every case; stop at the first failure with a friendly explanation.
+
+    ``pick`` turns the reader's return value into the tensor compared with the case (or a
+    message saying what came instead); ``returns`` and ``return_hint`` say what the reader
+    should return, and ``show`` writes a small result, for checkers whose answer is not a
+    tensor (counts, say).
+    """
     name = getattr(fn, "__name__", "your function")
     if not callable(fn):
         return Report(exercise, False, [f"✗ {exercise}: expected a function, got {_describe(fn)}."])
@@ -143,10 +152,10 @@ def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out)
                 head, inputs, f"`{name}` raised {type(err).__name__}: {err}", case.error_hint])
         got = pick(out)
         if not isinstance(got, torch.Tensor):
-            what = got if isinstance(got, str) else f"expected a tensor, got {_describe(got)}"
+            what = got if isinstance(got, str) else f"expected {returns}, got {_describe(got)}"
             return Report(exercise, False, [
                 head, inputs, what,
-                "hint: did you forget a `return`?" if out is None else "hint: return a torch.Tensor."])
+                "hint: did you forget a `return`?" if out is None else return_hint])
         lines = [head, inputs]
         if got.shape != case.expected.shape:
             hint = case.hint(got, "hint: print the shape after each step and compare with the legend.")
@@ -157,7 +166,7 @@ def _run(exercise: str, fn, cases: list[Case], pick: Callable = lambda out: out)
             return Report(exercise, False, lines + ["your result contains NaN", hint])
         if not torch.allclose(got.double(), case.expected.double(), rtol=case.rtol, atol=case.atol):
             hint = case.hint(got, "hint: compare your result with the reference row by row.")
-            return Report(exercise, False, lines + _comparison(case.expected, got) + [hint])
+            return Report(exercise, False, lines + _comparison(case.expected, got, show) + [hint])
     return Report(exercise, True, [f"✓ {exercise}: all {len(cases)} cases pass. Well done!"])
 
 
