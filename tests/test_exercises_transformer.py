@@ -98,13 +98,7 @@ def test_grouped_query_report_shows_where_tiling_differs():
     assert max(len(expected), len(got)) <= 72, str(report)
 
 
-def torch_version() -> tuple[int, int]:
-    """(major, minor) of the installed torch; "2.5.0a0+git..." gives (2, 5)."""
-    major, minor = torch.__version__.split(".")[:2]
-    return int(major), int(minor)
-
-
-@pytest.mark.skipif(torch_version() < (2, 5),
+@pytest.mark.skipif(torch.__version__ < "2.5",  # TorchVersion compares as a version
                     reason="scaled_dot_product_attention(..., enable_gqa=True) needs torch 2.5+")
 def test_grouped_query_reference_is_torchs_enable_gqa():
     # The checker builds its reference with repeat_interleave (torch 2.1); torch 2.5's
