@@ -1,4 +1,4 @@
-"""Chapter 10's checkers pass the book's solutions and fail typical mistakes with their hints."""
+"""Chapter 13's checkers pass the book's solutions and fail typical mistakes with their hints."""
 
 import pytest
 import torch

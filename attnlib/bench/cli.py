@@ -11,6 +11,7 @@ from typing import Sequence
 import torch
 
 from .measure import device_name, environment, pick_device
+from .chapters import groups
 from .ratios import Ratio, ratio_checks
 from .results import Result, save_results
 from .sweeps import matmul_ceiling, sdpa_backends, sweep_lengths
@@ -70,9 +71,10 @@ def _parser() -> argparse.ArgumentParser:
                              "<device> being e.g. cpu-2threads (default: bench-results)")
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA if present, else the CPU), cpu, cuda or cuda:N")
-    parser.add_argument("--sweeps", nargs="+", default=["ratios", "lengths", "ceiling", "backends"],
-                        choices=["ratios", "lengths", "ceiling", "backends"],
-                        help="which sweeps to run (default: all four)")
+    sweeps = ["ratios", "lengths", "ceiling", "backends", *groups()]
+    parser.add_argument("--sweeps", nargs="+", default=sweeps, choices=sweeps,
+                        help="which sweeps to run (default: all; the names after 'backends' "
+                             "are the later chapters' ratio groups)")
     parser.add_argument("--rounds", type=_positive(int, "a positive int"), default=7,
                         help="interleaved rounds per comparison (default: 7)")
     parser.add_argument("--min-run-time", type=_positive(float, "a positive number of seconds"),
@@ -116,15 +118,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios: list[Ratio] = []
     for sweep in args.sweeps:
         if sweep == "ratios":
-            results, ratios = ratio_checks(device, rounds=args.rounds,
-                                           min_run_time=args.min_run_time, progress=show)
+            results, core = ratio_checks(device, rounds=args.rounds,
+                                         min_run_time=args.min_run_time, progress=show)
+            ratios = [*core, *ratios]
         elif sweep == "lengths":
             results = sweep_lengths(device, lengths=args.lengths, rounds=max(1, args.rounds // 2),
                                     min_run_time=args.min_run_time / 2, progress=show)
         elif sweep == "ceiling":
             results = [matmul_ceiling(device, rounds=args.rounds, min_run_time=args.min_run_time)]
-        else:
+        elif sweep == "backends":
             results = sdpa_backends(device, rounds=args.rounds, min_run_time=args.min_run_time)
+        else:
+            results, more = groups()[sweep](device, rounds=args.rounds,
+                                            min_run_time=args.min_run_time, progress=show)
+            ratios = [*ratios, *more]
         print(f"\n{sweep}:")
         _print_table(results)
         for suffix in ("csv", "json"):

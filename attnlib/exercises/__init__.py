@@ -26,7 +26,7 @@ the loop that runs the cases); one module per chapter holds that chapter's check
 - :mod:`.performance` -- chapter 8: ``check_tiled_padding``
 - :mod:`.transformer` -- chapter 9: ``check_pre_ln_block``, ``check_rotary``,
   ``check_grouped_query_attention``
-- :mod:`.beyond_sequences` -- chapter 10: ``check_axial_width``, ``check_se_gate``,
+- :mod:`.beyond_sequences` -- chapter 13: ``check_axial_width``, ``check_se_gate``,
   ``check_score_counts``
 """
 

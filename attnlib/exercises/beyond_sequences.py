@@ -1,4 +1,4 @@
-"""Chapter 10, attention beyond sequences: the checkers for its coding exercises."""
+"""Chapter 13, attention beyond sequences: the checkers for its coding exercises."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _mha(E: int, heads: int, seed: int) -> MultiHeadAttention:
 
 
 def check_axial_width(axial_width) -> Report:
-    """Chapter 10: ``axial_width(x, mha)``, multi-head self-attention along every row.
+    """Chapter 13: ``axial_width(x, mha)``, multi-head self-attention along every row.
 
     Shapes:
         - x: ``(B, C, H, W)``; mha: a ``MultiHeadAttention`` with ``embed_dim = C``
@@ -59,7 +59,7 @@ def check_axial_width(axial_width) -> Report:
 
 
 def check_se_gate(se_gate) -> Report:
-    """Chapter 10: ``se_gate(x, fc1, fc2)``, the squeeze-and-excitation channel weights.
+    """Chapter 13: ``se_gate(x, fc1, fc2)``, the squeeze-and-excitation channel weights.
 
     ``fc1`` and ``fc2`` are 1x1 ``Conv2d`` layers (``C -> C/r -> C``).
 
@@ -104,7 +104,7 @@ _TUPLE_HINT = "hint: end with `return full, axial, patches` (three ints)."
 
 
 def check_score_counts(score_counts) -> Report:
-    """Chapter 10: ``score_counts(n, patch)``, attention scores per head for an n x n image.
+    """Chapter 13: ``score_counts(n, patch)``, attention scores per head for an n x n image.
 
     ``n`` is a multiple of ``patch``; the counts are exact (floats equal to them pass).
 
