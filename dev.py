@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
-"""The course's two commands (and one for authors), needing nothing but Python 3.11.
+"""The course's commands, needing nothing but Python 3.11: two for everyone (book, test),
+one for the PDFs (pdf), one for learners (workspace) and two for authors (execute,
+translations).
 
     python3.11 dev.py book      build the HTML book, both editions: English in _build/html/,
                                 Chinese (中文版) in _build/html/zh/
     python3.11 dev.py test      run every test: attnlib's unit tests, nbval over every
                                 notebook (strict), both editions' build with -W, browsers
+    python3.11 dev.py pdf       after `book`: a PDF of each edition, printed by Chromium, in
+                                _build/html/pdf/ (book/pdf.py says how)
+    python3.11 dev.py workspace [--zh]
+                                copy the chapters' notebooks (with --zh: the Chinese ones)
+                                into workspace/, which git ignores: work through the
+                                exercises there and the tracked notebooks stay clean; a copy
+                                that is already there is never overwritten
     python3.11 dev.py execute [NOTEBOOK ...]
                                 re-execute notebooks in place and store their outputs
                                 (all of notebooks/ when none is named)
@@ -14,8 +23,8 @@
                                 and show in English until translated) and print the share
                                 translated, page by page
 
-Each first makes ./.venv with the pinned requirements (and attnlib in editable
-mode) when it is missing or when requirements.txt or pyproject.toml changed.
+Each but workspace first makes ./.venv with the pinned requirements (and attnlib in
+editable mode) when it is missing or when requirements.txt or pyproject.toml changed.
 Extra arguments after `test` go to pytest, e.g. `python3.11 dev.py test -k rule1`.
 """
 
@@ -23,8 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -80,11 +91,26 @@ def env() -> dict[str, str]:
     return e
 
 
+def kernel_env(folder: Path) -> dict[str, str]:
+    """env() for running notebooks: their kernels read book/ipython_kernel_config.py (figures
+    stored at twice their display resolution) from an IPYTHONDIR made in ``folder``."""
+    profile = folder / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "book" / "ipython_kernel_config.py",
+                    profile / "ipython_kernel_config.py")
+    return {**env(), "IPYTHONDIR": str(folder)}
+
+
 def book(extra: list[str]) -> None:
     run(PY, ROOT / "book" / "editions.py", "build", *extra, env=env(),
         label="building both editions with jupyter-book (book/editions.py)")
     say(f"the book is at {ROOT / '_build' / 'html' / 'index.html'}, its Chinese edition at "
         f"{ROOT / '_build' / 'html' / 'zh' / 'index.html'} (open them in a browser)")
+
+
+def pdf(extra: list[str]) -> None:
+    run(PY, ROOT / "book" / "pdf.py", *extra, env=env(),
+        label="printing both editions to PDF with Chromium (book/pdf.py)")
 
 
 def translations(extra: list[str]) -> None:
@@ -93,8 +119,9 @@ def translations(extra: list[str]) -> None:
 
 def test(extra: list[str]) -> None:
     workers = ["-n", "2", "--dist", "loadfile"]
-    run(PY, "-m", "pytest", *workers, "--nbval", "--nbval-current-env",
-        "--nbval-sanitize-with", SANITIZE, *extra, env=env())
+    with tempfile.TemporaryDirectory(prefix="attn-ipython-") as ipython:
+        run(PY, "-m", "pytest", *workers, "--nbval", "--nbval-current-env",
+            "--nbval-sanitize-with", SANITIZE, *extra, env=kernel_env(Path(ipython)))
 
 
 def execute(paths: list[str]) -> None:
@@ -111,16 +138,49 @@ def execute(paths: list[str]) -> None:
         "    nbformat.write(nb, path)\n"
         "    print('executed', path, flush=True)\n"
     )
-    run(PY, "-c", script, *notebooks, env=env(),
-        label=f"executing {len(notebooks)} notebook(s) with nbclient")
+    with tempfile.TemporaryDirectory(prefix="attn-ipython-") as ipython:
+        run(PY, "-c", script, *notebooks, env=kernel_env(Path(ipython)),
+            label=f"executing {len(notebooks)} notebook(s) with nbclient")
+
+
+WORKSPACE = ROOT / "workspace"  # in .gitignore
+
+
+def workspace(args: list[str], into: Path = WORKSPACE) -> list[Path]:
+    """Copy the notebooks into ``into`` (never over a copy that is there); return the new copies."""
+    if any(a not in ("--zh",) for a in args):
+        say(f"workspace takes only --zh; got {' '.join(args)}")
+        sys.exit(2)
+    source = ROOT / "book" / "extra" / "zh" / "notebooks" if "--zh" in args else ROOT / "notebooks"
+    into = into / "zh" if "--zh" in args else into
+    into.mkdir(parents=True, exist_ok=True)
+    made, kept = [], []
+    for nb in sorted(source.glob("*.ipynb")):
+        target = into / nb.name
+        if target.exists():
+            kept.append(target.name)
+            continue
+        target.write_bytes(nb.read_bytes())
+        made.append(target)
+    say(f"copied {len(made)} notebook(s) into {into}"
+        + (f"; kept your {len(kept)} existing copies" if kept else ""))
+    say(f"open them with: .venv/bin/jupyter lab {into.relative_to(ROOT)}"
+        "   (once: .venv/bin/pip install jupyterlab)")
+    return made
 
 
 def main(argv: list[str]) -> None:
-    commands = {"book": book, "test": test, "execute": execute, "translations": translations}
-    if not argv or argv[0] not in commands:
+    commands = {"book": book, "test": test, "execute": execute, "translations": translations,
+                "workspace": workspace, "pdf": pdf}
+    if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__)
+        sys.exit(0 if argv else 2)
+    if argv[0] not in commands:
+        print(__doc__)
+        say(f"unknown command {argv[0]!r}")
         sys.exit(2)
-    ensure_venv()
+    if argv[0] != "workspace":  # copying files needs no environment
+        ensure_venv()
     commands[argv[0]](argv[1:])
 
 

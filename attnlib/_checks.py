@@ -166,6 +166,10 @@ def probability(x, name: str) -> None:
 def scale_or_default(scale, E: int) -> float:
     """The dot-product scale: ``1 / sqrt(E)`` when ``scale`` is None, else a checked positive number."""
     if scale is None:
+        if E <= 0:
+            raise ValueError("the default scale 1/sqrt(E) needs a feature size E >= 1; got "
+                             f"E = {E} (empty feature vectors): pass `scale` or give the "
+                             "queries and keys at least one feature")
         return 1.0 / math.sqrt(E)
     positive_number(scale, "scale")
     return scale

@@ -16,6 +16,12 @@ That costs ``HW(H + W)`` scores for one pass along each axis instead of ``(HW)^2
 A change at one pixel reaches only its own column (or row); a height pass followed
 by a width pass reaches every pixel.
 
+The module adds no positional information, so each pass is permutation-equivariant
+along its axis: permuting the pixels of every row permutes a width pass's output the
+same way.  Ho et al. add positional embeddings to the input; Axial-DeepLab (Wang et
+al., 2020) adds learned relative-position terms to the scores and the values.  Give
+the input positions first when the order along the axis matters.
+
 The module holds a :class:`~attnlib.multihead.MultiHeadAttention` as ``.attn``; the
 columns (or rows) of all images form its batch.
 

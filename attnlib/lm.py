@@ -9,9 +9,12 @@ projects only the new token and attends over the stored rows:
 
 - per step without a cache: about ``2 t P`` FLOPs for the ``P`` weights of the
   layers (two per multiply-add, for each of the ``t`` tokens), plus ``4 t^2 E`` per
-  layer for the attention;
+  layer for the attention when the whole ``t x t`` square is computed and then
+  masked (a kernel that skips the masked half does about ``2 t (t + 1) E``);
 - with a cache: about ``2 P`` plus ``4 t E`` per layer, and the cache holds
-  ``2 x layers x B x t x E`` numbers.
+  ``2 x layers x B x t x E`` numbers once ``t`` tokens are in it
+  (:meth:`KVCache.nbytes`; :meth:`KVCache.allocated_nbytes` is what
+  :meth:`TransformerLM.new_cache` reserves).
 
 Both give the same logits, so greedy decoding gives the same tokens.
 """
@@ -47,11 +50,23 @@ class KVCache:
     def capacity(self) -> int:
         return self.keys[0].shape[2]
 
-    def nbytes(self) -> int:
-        """Bytes of the filled rows: ``2 x layers x B x H x length x E/H x itemsize``."""
+    def _row_bytes(self) -> int:
+        """Bytes of one position's keys (or values) in one layer: ``B x H x E/H x itemsize``."""
         k = self.keys[0]
-        per_row = k.shape[0] * k.shape[1] * k.shape[3] * k.element_size()
-        return 2 * len(self.keys) * per_row * self.length
+        return k.shape[0] * k.shape[1] * k.shape[3] * k.element_size()
+
+    def nbytes(self) -> int:
+        """Bytes of the *filled* rows: ``2 x layers x B x H x length x E/H x itemsize``.
+
+        A cache fresh from ``new_cache`` holds no token yet, so this is 0 until
+        ``forward_cached`` has written rows; :meth:`allocated_nbytes` counts the
+        memory reserved for all ``capacity`` positions.
+        """
+        return 2 * len(self.keys) * self._row_bytes() * self.length
+
+    def allocated_nbytes(self) -> int:
+        """Bytes reserved for all positions: ``2 x layers x B x H x capacity x E/H x itemsize``."""
+        return 2 * len(self.keys) * self._row_bytes() * self.capacity
 
 
 class TransformerLM(nn.Module):

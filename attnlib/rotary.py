@@ -28,18 +28,25 @@ from .multihead import MultiHeadAttention
 
 
 def rotary_angles(length: int, dim: int, *, offset: int = 0, base: float = 10000.0,
-                  device=None) -> torch.Tensor:
+                  device=None, inv_freq: torch.Tensor | None = None) -> torch.Tensor:
     """The ``(length, dim/2)`` angles ``(offset + m) w_i`` in float64.
 
+    ``inv_freq``, if given, are the ``w_i`` (``base`` is then unused).
+
     Shapes:
+        - inv_freq: ``(dim/2,)``
         - returns: ``(length, dim/2)``
     """
     position = torch.arange(offset, offset + length, dtype=torch.float64, device=device)
-    omega = float(base) ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)
+    if inv_freq is not None:
+        omega = inv_freq.to(device=device, dtype=torch.float64)
+    else:
+        omega = float(base) ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)
     return position[:, None] * omega[None, :]  # (L, 1) * (1, E/2) -> (L, E/2)
 
 
-def apply_rotary(x: torch.Tensor, *, offset: int = 0, base: float = 10000.0) -> torch.Tensor:
+def apply_rotary(x: torch.Tensor, *, offset: int = 0, base: float = 10000.0,
+                 inv_freq: torch.Tensor | None = None) -> torch.Tensor:
     """Rotate feature pair ``(2i, 2i+1)`` of the row at position ``m`` by ``(offset + m) w_i``.
 
     Args:
@@ -47,6 +54,9 @@ def apply_rotary(x: torch.Tensor, *, offset: int = 0, base: float = 10000.0) -> 
         offset: the position of the first row (``m`` counts from it); a decoder
             with a cache of ``t`` tokens rotates its new token with ``offset=t``.
         base: sets the slowest frequency, ``w_i = base ** (-2i / E)``.
+        inv_freq: the frequencies ``w_i`` themselves, ``(E/2,)``, instead of
+            ``base``: scaled ones for longer contexts come from
+            :func:`attnlib.rope_frequencies`.
 
     Returns:
         a new tensor; ``x`` is not changed.  The angles are computed in float64,
@@ -72,7 +82,13 @@ def apply_rotary(x: torch.Tensor, *, offset: int = 0, base: float = 10000.0) -> 
                          f"got {offset!r}")
     _checks.positive_number(base, "base")
     L, E = x.shape[-2], x.shape[-1]
-    angle = rotary_angles(L, E, offset=int(offset), base=base, device=x.device)  # (L, E/2)
+    if inv_freq is not None:
+        _checks.tensor(inv_freq, "inv_freq")
+        if tuple(inv_freq.shape) != (E // 2,):
+            raise ValueError(f"`inv_freq` must have shape (E/2,) = ({E // 2},) for `x` of shape "
+                             f"{_checks._shape(x)}; got {_checks._shape(inv_freq)}")
+    angle = rotary_angles(L, E, offset=int(offset), base=base, device=x.device,
+                          inv_freq=inv_freq)  # (L, E/2)
     if x.dtype in (torch.float32, torch.float64):
         # pair (x_2i, x_2i+1) as the complex number x_2i + i x_2i+1: rotating it by a is
         # multiplying by e^{ia}, one multiplication instead of four and two sums

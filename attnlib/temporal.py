@@ -17,6 +17,12 @@ the projections of a :class:`~attnlib.multihead.MultiHeadAttention` held as
 scaled by ``sqrt(E/num_heads)``, and has its own weights over the frames).  The weights
 ``alpha`` say which frames the model used.
 
+Unlike the mean, the softmax compares the frames: a frame's weight depends on the
+other frames' scores, so the pooling can pick the frame that stands out in its
+video (the brightest of several crosses, say) even when no frame's own features
+mark it.  Like the mean, it adds no positions: permuting the frames leaves the
+output unchanged; give the frame vectors positional encodings when order matters.
+
 Shapes use ``B`` batch, ``T`` frames, ``E`` features per frame.
 """
 

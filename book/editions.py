@@ -49,10 +49,47 @@ def _run(cmd: list[str], root: Path = ROOT, **kw) -> subprocess.CompletedProcess
     return subprocess.run(cmd, cwd=root, text=True, **kw)
 
 
+def _without_banner(lines):
+    """jupyter-book's output less its closing banner and Sphinx's "The HTML pages are in":
+    both name the folder of one build, not where book/editions.py puts the editions."""
+    held = None  # the lines of a "=====" block, held until it closes
+    for line in lines:
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()  # less the colour codes
+        if plain.startswith("The HTML pages are in"):
+            continue
+        if set(plain) == {"="} and len(plain) > 20:
+            if held is None:
+                held = [line]
+                continue
+            held.append(line)
+            if not any("Finished generating HTML" in h for h in held):
+                yield from held
+            held = None
+            continue
+        if held is not None:
+            held.append(line)
+        else:
+            yield line
+    yield from held or []
+
+
+def _build_edition(cmd: list[str], root: Path, capture: bool) -> subprocess.CompletedProcess:
+    """Run one jupyter-book build; show its output as it comes (less the banner) or keep it."""
+    if capture:
+        return _run(cmd, root, capture_output=True)
+    proc = subprocess.Popen(cmd, cwd=root, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, bufsize=1)
+    for line in _without_banner(proc.stdout):
+        print(line, end="", flush=True)
+    return subprocess.CompletedProcess(cmd, proc.wait(), "", "")
+
+
 def zh_config(folder: Path, root: Path = ROOT) -> Path:
     """Write the Chinese edition's config: _config.yml with its title and language."""
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     config["title"] = ZH_TITLE
+    # the Colab button opens the Chinese notebook (zh/notebooks/, see book/zh_notebooks.py)
+    config.setdefault("repository", {})["path_to_book"] = "zh"
     sphinx = config.setdefault("sphinx", {})
     sphinx.setdefault("config", {})["language"] = LANGUAGE
     # jupyter-book finds local extensions relative to the config file, which is elsewhere
@@ -95,16 +132,21 @@ def build(out: Path = ROOT, extra: list[str] = (), capture: bool = False, root: 
     out = Path(out).resolve()
     html = out / "_build" / "html"
     common = ["--all", "-W", "--keep-going", *extra]
-    kw = {"capture_output": True} if capture else {}
-    en = _run([_jupyter_book(), "build", str(root), "--path-output", str(out), *common],
-              root, **kw)
+    en = _build_edition([_jupyter_book(), "build", str(root), "--path-output", str(out),
+                         *common], root, capture)
     zh_out = out / "_build" / "zh"
-    zh = _run([_jupyter_book(), "build", str(root), "--path-output", str(zh_out),
-               "--config", str(zh_config(zh_out, root)), "--toc", str(zh_toc(zh_out, root)),
-               *common], root, **kw)
+    zh = _build_edition([_jupyter_book(), "build", str(root), "--path-output", str(zh_out),
+                         "--config", str(zh_config(zh_out, root)),
+                         "--toc", str(zh_toc(zh_out, root)), *common], root, capture)
     if zh.returncode == 0 and html.exists():
+        # moved, not copied: one Chinese edition, at _build/html/zh (its links lead there)
         shutil.rmtree(html / "zh", ignore_errors=True)
-        shutil.copytree(zh_out / "_build" / "html", html / "zh")
+        shutil.move(zh_out / "_build" / "html", html / "zh")
+        # the download button hands out the Chinese notebook too
+        for nb in sorted((root / "zh" / "notebooks").glob("*.ipynb")):
+            source = html / "zh" / "_sources" / "notebooks" / nb.name
+            if source.exists():
+                shutil.copyfile(nb, source)
     log = "".join((p.stdout or "") + (p.stderr or "") for p in (en, zh)) if capture else ""
     return en.returncode or zh.returncode, log
 
@@ -235,6 +277,9 @@ def main(argv: list[str]) -> int:
     if argv[0] == "refresh":
         return refresh()
     code = refresh()
+    from zh_notebooks import write as write_zh_notebooks  # book/zh_notebooks.py, beside this
+    for path in write_zh_notebooks(ROOT):
+        print(f"wrote {path.relative_to(ROOT)} (the Chinese notebook)")
     print("translated messages, page by page (the tests ask for 95 % at least):")
     for page, (ok, n) in translated_share(ROOT / "_build" / "gettext").items():
         print(f"{page:<36} {ok:4d}/{n:<4d} {ok / max(n, 1):6.1%}")

@@ -1,6 +1,7 @@
 """Shared fixtures: every device test runs on the CPU, and on CUDA when there is one."""
 
 import importlib.util
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,6 +10,12 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Without a GPU, chapter 12's Triton kernels run through Triton's interpreter, which must be
+# chosen before triton is first imported (torch.compile may import it): so here, first.
+# torch.compile on the CPU does not use Triton and works the same with it set.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 def toc_files() -> list[str]:

@@ -98,6 +98,29 @@ def test_flop_counts_agree_with_the_formula():
     assert bench.count_flops(lambda: a @ b) == 2 * 8 * 16 * 4
 
 
+def test_count_flops_sees_sdpas_math_path_and_not_the_cpu_fused_kernel(device):
+    B, H, L, S, E = 2, 3, 5, 7, 4
+
+    def sdpa_flops(Ev):
+        q, k, v = (t.to(device) for t in bench.make_qkv(B, H, L, S, E, Ev))
+        return bench.count_flops(lambda: F.scaled_dot_product_attention(q, k, v))
+
+    # rule 3's products, 2 FLOPs per multiply-add: (L x E)(E x S) and (L x S)(S x Ev)
+    def rule3(Ev):
+        return B * H * (2 * L * E * S + 2 * L * S * Ev)
+
+    # E != Ev: no fused kernel takes it on the CPU; the math path's two bmm are counted
+    assert sdpa_flops(Ev=6) == rule3(6)
+    if device.type == "cpu":
+        # E == Ev: the CPU's fused kernel, which FlopCounterMode has no formula for
+        assert sdpa_flops(Ev=E) == 0
+    else:  # CUDA's fused kernels (flash, memory-efficient, cuDNN) have formulas
+        assert sdpa_flops(Ev=E) == rule3(E)
+    # written out, the same attention is counted in full on every device
+    q, k, v = (t.to(device) for t in bench.make_qkv(B, H, L, S, E))
+    assert bench.count_flops(lambda: bench.plain_attention(q, k, v)) == rule3(E)
+
+
 def test_plain_attention_is_rule_3():
     q, k, v = bench.make_qkv(2, 3, 5, 7, 4, seed=1)
     out, w = bench.plain_attention(q, k, v)

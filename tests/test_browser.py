@@ -13,6 +13,7 @@ book/_ext/book_assets.py and book/static/book.js).
 """
 
 import functools
+import html
 import http.server
 import os
 import re
@@ -23,7 +24,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-from conftest import editions, toc_files
+from conftest import editions, load_script, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -232,7 +233,8 @@ def _figures_have_meaningful_alt_text(v, where):
     alts = v.page.eval_on_selector_all(
         "article.bd-article img", "imgs => imgs.map(i => [i.getAttribute('alt'), i.src.slice(0, 80)])")
     bad = [(alt, src) for alt, src in alts
-           if not alt or _FILE_NAME.search(alt.strip()) or len(alt.split()) < 3]
+           if not alt or _FILE_NAME.search(alt.strip())
+           or len(alt.split()) < 3 and len(re.findall(r"[\u4e00-\u9fff]", alt)) < 6]  # words, 字
     assert bad == [], f"{where}: figures without a description (alt, src): {bad}"
 
 
@@ -263,23 +265,160 @@ def _sliders_change_their_pictures(v, where, page):
         assert after[2] and after[2] != before[2], f"{where}: slider {i}'s alt text stayed"
 
 
-def _colab_link(v, where, chapter):
+def _display_equations_fit_or_show_they_scroll(v, where):
+    """Every display equation fits its column, or scrolls and shows it (book.js and book.css:
+    the hidden side fades out, the scroll bar stays)."""
+    hidden = v.page.evaluate("""() => [...document.querySelectorAll(
+            "article.bd-article mjx-container[display='true']")]
+        .filter(m => m.clientWidth > 0 && m.scrollWidth > m.clientWidth + 1)
+        .filter(m => {
+            const style = getComputedStyle(m);
+            const mask = style.maskImage || style.webkitMaskImage || "";
+            return !(m.classList.contains("attn-math-scrolls") && mask.includes("gradient")
+                     && style.overflowX === "auto");
+        })
+        .map(m => `${m.scrollWidth} px in ${m.clientWidth} px: `
+                  + (m.querySelector("mjx-assistive-mml") || m).textContent.slice(0, 60))""")
+    assert hidden == [], f"{where}: equations cut off with no sign that they scroll:\n" + \
+        "\n".join(hidden)
+
+
+def _layout_stays_put(v, where):
+    """Loading the page moves nothing a reader sees (cumulative layout shift below 0.1,
+    Lighthouse's "good"; chapter 9's was 0.31 when its text narrowed as the sidebar came).
+    While MathJax replaces TeX by formulas the text moves however it is built, by more on a
+    slower machine: shifts while it typesets (book.js notes when) are not counted."""
+    shift = v.page.evaluate("""() => new Promise(done => {
+        const data = document.documentElement.dataset;
+        const start = Number(data.attnMathStart || Infinity), end = Number(data.attnMathEnd || 0);
+        new PerformanceObserver((list, obs) => {
+            obs.disconnect();
+            done(list.getEntries().filter(e => !e.hadRecentInput
+                                         && !(e.startTime >= start && e.startTime <= end + 50))
+                 .reduce((a, e) => a + e.value, 0));
+        }).observe({type: "layout-shift", buffered: true});
+        setTimeout(() => done(0), 500);  // no shift at all: no entries, no callback
+    })""")
+    assert shift < 0.1, f"{where}: the layout shifts by {shift:.3f} while the page loads"
+
+
+def _parts_say_their_language(v, where, edition):
+    """Chinese text on an English page, and English image descriptions on a Chinese page,
+    carry lang (WCAG 3.1.2)."""
+    unmarked = v.page.evaluate("""chinese => {
+        const out = [];
+        const langOf = el => (el.closest("[lang]") || document.documentElement).lang;
+        if (chinese) {
+            for (const img of document.querySelectorAll("article.bd-article img[alt]")) {
+                if (/[A-Za-z]/.test(img.alt) && !/[\u4e00-\u9fff]/.test(img.alt)
+                        && !langOf(img).startsWith("en")) out.push(img.alt.slice(0, 40));
+            }
+        } else {
+            const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            while (walk.nextNode()) {
+                const node = walk.currentNode, el = node.parentElement;
+                if (!/[\u4e00-\u9fff]/.test(node.textContent) || !el
+                        || el.closest("script, style, .math, mjx-container")) continue;
+                if (!langOf(el).startsWith("zh")) out.push(node.textContent.trim().slice(0, 40));
+            }
+        }
+        return out;
+    }""", edition == "zh")
+    assert unmarked == [], f"{where}: text in another language without lang: {unmarked}"
+
+
+# axe-core, as axe-playwright-python bundles it; the rules whose result depends on colours
+# are run again in dark mode
+AXE_SCRIPT = pytest.importorskip("axe_playwright_python.base").AXE_SCRIPT
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+
+
+# axe checks each element; a chapter has some 10,000, most of them code tokens and MathJax
+# glyphs.  Before axe runs, the page keeps one code token of each kind (class) per kind of
+# box (code, output, in an exercise or not), which have the same colours, and drops MathJax's
+# drawing of each formula (aria-hidden, drawn in its surrounding text's colour; the
+# assistive MathML a screen reader reads stays): ch09 then takes seconds, not a minute.
+_THIN_FOR_AXE = """() => {
+    const seen = new Set();
+    for (const token of document.querySelectorAll("article pre span")) {
+        const box = token.isConnected && token.closest("pre");
+        if (!box) continue;  // inside a token already dropped
+        const key = (box.closest(".admonition") ? "a" : "") + (box.closest(".cell_output")
+            ? "o" : "") + token.className;
+        if (seen.has(key)) token.remove(); else seen.add(key);
+    }
+    document.querySelectorAll("mjx-container > mjx-math").forEach(m => m.remove());
+}"""
+
+
+def _axe(v, rules=None):
+    """axe's serious and critical violations on the page as it is now: "rule: node" lines."""
+    if not v.page.evaluate("typeof window.axe !== 'undefined'"):
+        v.page.evaluate(AXE_SCRIPT)
+    options = {"resultTypes": ["violations"], "preload": False}  # preload: CSS files, unused
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": rules}
+    violations = v.page.evaluate("o => axe.run(document, o).then(r => r.violations)", options)
+    return [f"{x['id']} ({x['impact']}): {node['target']} {node.get('failureSummary', '')[:120]}"
+            for x in violations if x["impact"] in ("serious", "critical") for node in x["nodes"]]
+
+
+def _no_serious_axe_violations(v, where):
+    """Zero serious or critical axe violations, in light mode and (its colour rules) in dark.
+    The last check of a visit: it thins the page out first (see _THIN_FOR_AXE)."""
+    v.page.evaluate(_THIN_FOR_AXE)
+    found = _axe(v)
+    v.page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    found += [f"dark mode: {x}" for x in _axe(v, COLOUR_RULES)]
+    v.page.evaluate("document.documentElement.dataset.theme = 'light'")
+    assert found == [], f"{where}: axe violations:\n" + "\n".join(found)
+
+
+FIGURES = {}  # (edition, page, width) -> the figures' sizes, measured by the reading tests
+
+
+def _measure_figures(v, edition, page, width):
+    FIGURES[edition, page, width] = v.page.eval_on_selector_all(
+        "article.bd-article .cell_output img, article.bd-article .attnlib-slider img",
+        """imgs => imgs.filter(i => i.getBoundingClientRect().width > 0).map(i => ({
+            src: i.getAttribute("src"), natural: i.naturalWidth,
+            shown: i.getBoundingClientRect().width}))""")
+
+
+@functools.cache
+def _book_folder(edition: str) -> str:
+    """Where the edition's notebooks are in the repository, as its Colab button says."""
+    config = ROOT / "_config.yml"
+    if edition == "zh":
+        import tempfile
+        config = editions.zh_config(Path(tempfile.mkdtemp()))
+    path = yaml.safe_load(config.read_text(encoding="utf-8"))["repository"].get("path_to_book")
+    return f"{path.strip('/')}/" if path else ""
+
+
+def _colab_link(v, where, chapter, edition="en"):
     repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     expected = (f"https://colab.research.google.com/github/{repo.removeprefix('https://github.com/')}"
-                f"/blob/main/{chapter}.ipynb")
+                f"/blob/main/{_book_folder(edition)}{chapter}.ipynb")
     hrefs = v.page.eval_on_selector_all("a", "as => as.map(a => a.href)")
     assert expected in hrefs, f"{where}: no Colab link {expected}"
 
 
 @pytest.mark.parametrize("edition,page", EDITION_PAGES)
 def test_phone_reading(edition, page, visit):
-    """Offline, no sideways scrolling with everything opened, a menu button that works."""
+    """Offline, no sideways scrolling with everything opened, every display equation fits or
+    shows that it scrolls, no serious axe violation (light and dark), a menu button that
+    works."""
     where = f"{edition} {page} at {PHONE} px"
     v = visit(EDITIONS[edition] + page, PHONE)
     _loads_offline(v, where)
     v.expand_all()
     _never_scrolls_sideways(v, where)
+    _display_equations_fit_or_show_they_scroll(v, where)
+    _measure_figures(v, edition, page, PHONE)
     _menu_button_shows_the_chapter_links(v, where)
+    v.page.keyboard.press("Escape")  # close the menu again
+    _no_serious_axe_violations(v, where)
     assert v.errors == [], f"{where}: console errors {v.errors}"
 
 
@@ -295,19 +434,201 @@ def test_phone_contents_button_shows_the_sections(edition, visit):
 @pytest.mark.parametrize("edition,page", EDITION_PAGES)
 def test_laptop_reading(edition, page, visit):
     """Offline, formulas typeset, every block fits the column, figures described, sliders
-    that move their pictures, the Colab link."""
+    that move their pictures, the Colab link, parts in another language marked, no serious
+    axe violation (light and dark)."""
     where = f"{edition} {page} at {LAPTOP} px"
     v = visit(EDITIONS[edition] + page, LAPTOP)
     _loads_offline(v, where)
+    _layout_stays_put(v, where)
     if page in FORMULA_PAGES:
         _formulas_render(v, where)
     if page in CHAPTERS:
-        _colab_link(v, where, page)
+        _colab_link(v, where, page, edition)
     _sliders_change_their_pictures(v, where, page)
     v.expand_all()
     _blocks_fit_the_column(v, where)
     _figures_have_meaningful_alt_text(v, where)
+    _parts_say_their_language(v, where, edition)
+    _measure_figures(v, edition, page, LAPTOP)
+    _no_serious_axe_violations(v, where)
     assert v.errors == [], f"{where}: console errors {v.errors}"
+
+
+# --- figures: sharp when zoomed, labels readable on a phone ---------------------------------
+
+MIN_DENSITY = 2  # stored pixels per CSS pixel shown: a zoomed figure or a HiDPI screen stays sharp
+MIN_LABEL_PX = 9  # CSS px of a figure's smallest text on a phone
+_NAMED_SIZES = {"xx-small": 0.579, "x-small": 0.694, "small": 0.833, "medium": 1.0,
+                "large": 1.2, "x-large": 1.44, "xx-large": 1.728}
+_PNG_IN_HTML = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def _png_dpi(data: bytes) -> float:
+    """The resolution a PNG says it has (its pHYs chunk; matplotlib writes the figure's dpi)."""
+    at = 8
+    while at < len(data):
+        length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        if kind == b"pHYs":
+            per_metre = int.from_bytes(data[at + 8:at + 12], "big")
+            return round(per_metre * 0.0254, 1)
+        at += 12 + length
+    return 72.0  # PNG's default when it says nothing
+
+
+def _stored_figures():
+    """sha256 of every figure stored in a chapter -> (where, dpi, smallest text in points).
+
+    The smallest text is what the notebook asks matplotlib for: the font size it sets (the
+    last `rcParams["font.size"] = N` at or before the cell, else matplotlib's 10) or any
+    smaller `fontsize=`, `labelsize=` or `font_size=` in the cell itself.
+    """
+    import base64
+    import hashlib
+
+    import nbformat
+
+    figures = {}
+    for chapter in CHAPTERS:
+        nb = nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4)
+        base = 10.0
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            for m in re.finditer(r"font\.size\W+(\d+(?:\.\d+)?)", cell.source):
+                base = float(m.group(1))
+            sizes = [base]
+            for m in re.finditer(r"(?:fontsize|labelsize|font_size)\s*=\s*"
+                                 r"(\d+(?:\.\d+)?|[\"'][a-z-]+[\"'])", cell.source):
+                value = m.group(1).strip("\"'")
+                sizes.append(float(value) if value[0].isdigit()
+                             else base * _NAMED_SIZES.get(value, 1.0))
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                pngs = ([data["image/png"]] if "image/png" in data else []) + \
+                    _PNG_IN_HTML.findall(data.get("text/html", ""))
+                for png in pngs:
+                    raw = base64.b64decode(png)
+                    figures[hashlib.sha256(raw).hexdigest()] = (
+                        f"{chapter} cell {i}", _png_dpi(raw), min(sizes))
+    return figures
+
+
+def test_figures_are_stored_at_twice_their_displayed_size(build, visit):
+    """Every figure of every chapter, as the built page shows it at 390 and 1280 px: at least
+    two stored pixels per CSS pixel, and its smallest text at least 9 CSS px on the phone.
+
+    Figures are stored at twice their display size when the notebooks are executed with
+    book/ipython_kernel_config.py (dev.py execute does it)."""
+    import base64
+    import hashlib
+
+    _, site = build
+    stored = _stored_figures()
+    assert stored, "no stored figure found: is the test reading the notebooks?"
+    problems, seen = [], 0
+    for page in CHAPTERS:
+        for width in (PHONE, LAPTOP):
+            if ("en", page, width) not in FIGURES:  # run alone: measure them here
+                v = visit(page, width)
+                _measure_figures(v, "en", page, width)
+            for fig in FIGURES["en", page, width]:
+                src = fig["src"]
+                raw = (base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:")
+                       else (site / page).parent.joinpath(src).read_bytes())
+                where, dpi, points = stored.get(hashlib.sha256(raw).hexdigest(),
+                                                (f"{page} {src[:60]}", 72.0, 10.0))
+                seen += 1
+                density = fig["natural"] / fig["shown"]
+                if density < MIN_DENSITY - 0.01:
+                    problems.append(f"{where} at {width} px: {fig['natural']} px shown at "
+                                    f"{fig['shown']:.0f} CSS px ({density:.2f} px per CSS px)")
+                label = points * dpi / 72 / density
+                if width == PHONE and label < MIN_LABEL_PX - 0.05:
+                    problems.append(f"{where} at {width} px: its {points:g} pt text is "
+                                    f"{label:.1f} CSS px (a narrower figure or larger text)")
+    assert seen > 0, "no figure measured in the built pages"
+    assert problems == [], ("figures not sharp or too small (re-execute the notebooks with "
+                            "dev.py execute):\n" + "\n".join(problems))
+
+
+# --- what search engines and browser tabs read of each page ---------------------------------
+
+def test_pages_say_what_they_are_and_where_both_editions_live(build):
+    """A description each, a title said once, a favicon, and absolute hreflang links (both
+    editions, the page itself included) at the site's address: GitHub Pages of the
+    repository in _config.yml, whose html_baseurl is the one place it is written."""
+    _, site = build
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    owner, name = config["repository"]["url"].removeprefix("https://github.com/").split("/")
+    base = config["sphinx"]["config"]["html_baseurl"]
+    assert base == f"https://{owner.lower()}.github.io/{name}/", base
+    descriptions = {}
+    for edition, folder in EDITIONS.items():
+        for page in PAGES:
+            text = (site / f"{folder}{page}.html").read_text(encoding="utf-8")
+            where = f"{edition} {page}"
+            title = html.unescape(re.search(r"<title>(.*?)</title>", text, re.S).group(1))
+            halves = title.split(" \u2014 ")
+            assert len(halves) == 1 or halves[0] != halves[-1], f"{where}: title {title!r}"
+            meta = re.search(r'<meta name="description" content="([^"]+)"', text)
+            assert meta and len(meta.group(1)) >= 40, f"{where}: no description"
+            descriptions.setdefault((edition, meta.group(1)), []).append(where)
+            assert re.search(r'<link rel="icon" href="[^"]*favicon', text), f"{where}: no icon"
+            links = dict(re.findall(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)"',
+                                    text))
+            assert links == {"en": f"{base}{page}.html", "zh-CN": f"{base}zh/{page}.html",
+                             "x-default": f"{base}{page}.html"}, f"{where}: {links}"
+            canonical = re.search(r'<link rel="canonical" href="([^"]+)"', text)
+            assert canonical and canonical.group(1) == links["en" if edition == "en" else "zh-CN"]
+    repeated = {d[:60]: w for (_, d), w in descriptions.items() if len(w) > 1}
+    assert repeated == {}, f"pages sharing a description: {repeated}"
+
+
+# --- print ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_printing_a_chapter(edition, visit, tmp_path):
+    """A chapter printed to PDF (as "Save as PDF" does): solutions printed open without their
+    "Click to hide" button, no code frame that could be left empty at the foot of a page,
+    a slider printed as its picture."""
+    pypdf = pytest.importorskip("pypdf")
+    page = SLIDER_CHAPTERS[0]
+    where = f"{edition} {page} printed"
+    v = visit(EDITIONS[edition] + page, LAPTOP)
+    hint = v.page.eval_on_selector(".solution button.toggle-button",
+                                   "b => b.dataset.toggleHint || b.textContent")
+    code = v.page.evaluate("""() => [...document.querySelectorAll(".solution pre")]
+        .map(p => p.textContent.split("\\n")[0]).find(line => line.trim().length > 20)""")
+    pdf = tmp_path / f"{edition}.pdf"
+    v.page.pdf(path=str(pdf), format="A4", print_background=True)
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages)
+    squeeze = lambda t: re.sub(r"\s+", "", t)  # noqa: E731 (PDF text breaks lines anywhere)
+    assert hint and squeeze(hint) not in squeeze(text), f"{where}: {hint!r} is printed"
+    assert code and squeeze(code) in squeeze(text), f"{where}: a solution's code is not printed"
+    # what the print style sheet does, element by element (beforeprint not fired here: the
+    # solutions are still closed, and print alone must open them)
+    v.page.emulate_media(media="print")
+    state = v.page.evaluate("""() => {
+        const shown = el => el && getComputedStyle(el).display !== "none"
+            && getComputedStyle(el).visibility !== "hidden"
+            && el.getBoundingClientRect().height > 0;
+        const solutions = [...document.querySelectorAll(".solution.toggle")];
+        return {
+            buttons: [...document.querySelectorAll("button.toggle-button")].filter(shown).length,
+            closed: solutions.filter(s => ![...s.children].slice(1).some(shown)).length,
+            solutions: solutions.length,
+            frames: [...document.querySelectorAll(".cell_input, div.highlight")]
+                .filter(f => getComputedStyle(f).breakInside !== "avoid").length,
+            slider: [...document.querySelectorAll(".attnlib-slider")].map(s => [
+                shown(s.querySelector("img")), shown(s.querySelector("input")),
+                shown(s.querySelector("label"))]),
+        };
+    }""")
+    assert state["solutions"] > 0 and state["closed"] == 0, f"{where}: {state}"
+    assert state["buttons"] == 0 and state["frames"] == 0, f"{where}: {state}"
+    assert state["slider"] and all(s == [True, False, False] for s in state["slider"]), \
+        f"{where}: a slider should print as its picture alone: {state['slider']}"
+    assert v.errors == []
 
 
 # --- the bundled CJK font, the search page, the chrome ---------------------------------------
@@ -321,9 +642,24 @@ def test_cjk_font_loads_offline_and_draws_chinese(page, visit):
         return loaded.map(f => f.status);
     }""")
     assert faces == ["loaded"], f"the bundled CJK font did not load: {faces}"
-    family = v.page.evaluate("getComputedStyle(document.querySelector('main')).fontFamily")
+    # the Chinese edition draws all its text with it, an English page its Chinese runs
+    chinese = "main" if page.startswith("zh/") else "article span[lang|='zh']"
+    family = v.page.evaluate(f"getComputedStyle(document.querySelector(\"{chinese}\")).fontFamily")
     assert family.startswith('"Attn CJK"'), family
     assert v.blocked == [] and v.errors == []
+
+
+def test_english_page_does_not_download_the_cjk_font_for_its_edition_link(build, visit):
+    _, site = build
+    english = [p for p in PAGES
+               if not re.search(r"[\u4e00-\u9fff]", _page_text(site / f"{p}.html"))]
+    if not english:
+        pytest.skip("every English page holds Chinese text")
+    v = visit(english[0], LAPTOP)
+    assert v.page.locator(".edition-switch a[lang='zh-CN']").count() == 1
+    fonts = v.page.evaluate("performance.getEntriesByType('resource').map(r => r.name)"
+                            ".filter(n => n.includes('NotoSansCJK'))")
+    assert fonts == [], f"an English page without Chinese text downloads {fonts}"
 
 
 @pytest.mark.parametrize("query", ["softmax", "scaling"])
@@ -409,6 +745,80 @@ def test_search_finds_pages(search, query, visit):
     results = v.page.locator("ul.search li").all_inner_texts()
     assert len(results) >= 3, results
     assert v.errors == []
+
+
+# --- search: every glossary headword, both editions -----------------------------------------
+
+# the glossary's headwords, as the build reads them
+search_dict = load_script("book/search_dict.py")
+
+
+def _page_text(path: Path) -> str:
+    """A built page's text as Sphinx indexes it: its article, without scripts or the link to
+    the other edition (added after indexing)."""
+    page = path.read_text(encoding="utf-8")
+    article = page[page.index("<article"):page.rindex("</article>")]
+    article = re.sub(r"<(script|style)\b.*?</\1>|<p class=\"edition-switch\">.*?</p>", " ",
+                     article, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", article))
+
+
+def _uses(text: str, headword: str) -> bool:
+    """Whether a page's text holds the headword (as whole words where it is Latin)."""
+    words = re.split(r"[\s-]+", headword)
+    pattern = re.escape(words[0])
+    for before, word in zip(words, words[1:]):  # "layer norm" is not LayerNorm; KV 缓存, KV缓存
+        latin = re.search(r"\w$", before, re.A) and re.match(r"\w", word, re.A)
+        pattern += (r"[\s-]+" if latin else r"\s*") + re.escape(word)
+    if re.match(r"\w", headword, re.A):
+        pattern = r"(?<!\w)" + pattern
+    if re.search(r"\w$", headword, re.A):
+        pattern += r"(?!\w)"
+    return re.search(pattern, text, re.I) is not None
+
+
+_SEARCH = """queries => queries.map(q => {
+    const parsed = Search._parseQuery(q);
+    return Search._performSearch(...parsed).reverse().map(r => [r[0], r[2]]);
+})"""
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_search_finds_every_glossary_headword(edition, build, visit):
+    """Each headword of the glossary (English in the English edition, its Chinese name in the
+    Chinese one, from book/glossary.md) finds the glossary and every page that uses it; a
+    Chinese query of several words finds the pages that hold them all."""
+    _, site = build
+    entries = search_dict.glossary_entries()
+    assert len(entries) >= 40, entries
+    unnamed = [english for english, chinese, _ in entries if not chinese]
+    assert unnamed == [], f"glossary entries not starting with their Chinese name: {unnamed}"
+    headwords = [english if edition == "en" else chinese for english, chinese, _ in entries]
+    texts = {page: _page_text(site / f"{EDITIONS[edition]}{page}.html") for page in PAGES}
+    queries = headwords + (["查询和键", "注意力的权重"] if edition == "zh" else [])
+    v = visit(EDITIONS[edition] + "search", LAPTOP)
+    v.page.wait_for_function("typeof Search !== 'undefined' && Search.hasIndex()", timeout=20000)
+    found = dict(zip(queries, v.page.evaluate(_SEARCH, queries)))
+    missing = {}
+    for query in queries:
+        words = [query] if query in headwords else re.split(r"和|的", query)
+        expected = {p for p in PAGES if all(_uses(texts[p], w) for w in words)}
+        if query in headwords:
+            expected.add("book/glossary")
+        lost = expected - {docname for docname, _ in found[query]}
+        if lost:
+            missing[query] = sorted(lost)
+    assert missing == {}, f"{edition}: searches that miss pages using the term: {missing}"
+    assert v.errors == []
+
+
+def test_search_lists_chapters_before_glossary_entries(visit):
+    v = visit("search", LAPTOP)
+    v.page.wait_for_function("typeof Search !== 'undefined' && Search.hasIndex()", timeout=20000)
+    results = v.page.evaluate(_SEARCH, ["attention"])[0]
+    kinds = ["entry" if anchor.startswith("#term-") else "page" for _, anchor in results]
+    assert results[0][0].startswith("notebooks/"), results[:3]
+    assert "entry" in kinds and "page" not in kinds[kinds.index("entry"):], results
 
 
 @pytest.mark.parametrize("width", [PHONE, LAPTOP])

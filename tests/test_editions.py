@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from babel.messages.pofile import read_po, write_po
 from bs4 import BeautifulSoup
-from conftest import ROOT, editions, toc_files
+from conftest import ROOT, editions, load_script, toc_files
 
 PAGES = toc_files()
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
@@ -109,6 +109,8 @@ def test_code_and_outputs_are_the_same_cells_in_both_editions(page, build):
     cells = {}
     for edition in ("en", "zh"):
         _, soup = _html(build, edition, page)
+        for translated in soup.select(".attnlib-slider label, .attnlib-slider + script"):
+            translated.decompose()  # a slider's label and frame alt texts are translated
         cells[edition] = [c.get_text() for c in soup.select("div.cell_input, div.cell_output")]
     assert cells["en"] and cells["en"] == cells["zh"]
 
@@ -196,10 +198,240 @@ def test_translations_use_the_glossarys_chinese_terms():
         with po.open("rb") as f:
             catalog = read_po(f)
         for m in catalog:
-            if not m.id or not m.string or m.fuzzy:
-                continue
+            if not m.id or not m.string or m.fuzzy or m.id.startswith("\n") \
+                    or m.id.lstrip().startswith("\\"):
+                continue  # a display equation is copied unchanged (zh_interface: its labels)
             prose = re.sub(r"\{[a-z:-]+\}`[^`]*`|`[^`]*`|\$[^$]*\$", " ", m.id).lower()
             for english, chinese in terms.items():
                 if re.search(rf"\b{re.escape(english)}s?\b", prose) and chinese not in m.string:
                     off.append(f"{po.stem}: {english} -> {chinese}: {m.string[:60]}")
     assert off == [], "\n".join(off)
+
+
+# --- the Chinese terms, typography and everything around the prose --------------------------
+
+MARKUP = re.compile(r"\{[a-z:-]+\}`[^`]*`|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", re.S)
+ROLE_TEXT = re.compile(r"\{[a-z:-]+\}`([^`<]*)<[^`]*>`")  # {term}`查询 <query>`: 查询
+NUMBER = r"(?:\d[\d.,]*|[一二两三四五六七八九十百千万]+)"
+
+
+def _chinese_messages():
+    """(catalog, msgstr with code and math replaced by X, role targets dropped) of every
+    current translation in every catalog; display equations left out."""
+    for po in sorted(editions.LOCALE.rglob("*.po")):
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        for m in catalog:
+            if m.id and m.string and not m.fuzzy and not m.id.startswith(("\n", "\\")):
+                text = ROLE_TEXT.sub(lambda r: r.group(1), m.string)
+                yield po.relative_to(editions.LOCALE).as_posix(), MARKUP.sub("X", text)
+
+
+def chinese_terms():
+    """CONTRIBUTING.md's "Chinese terms" table: [(terms, retired variants)], one a concept."""
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    table = text.split("## Chinese terms", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in ("|" + table).splitlines()[2:]:
+        cells = line.strip("|").split("|")
+        rows.append((re.findall(r"`([^`]+)`", cells[1]), re.findall(r"`([^`]+)`", cells[2])))
+    return rows
+
+
+def test_the_term_table_is_read():
+    rows = chinese_terms()
+    assert len(rows) >= 15
+    assert (["批量"], ["批次"]) in rows and (["热力图"], ["热图"]) in rows
+    assert all(terms and retired for terms, retired in rows)
+
+
+def test_catalogs_use_the_chinese_terms():
+    """No retired variant of CONTRIBUTING's term table in any catalog (N: a number)."""
+    rows = chinese_terms()
+    every_term = [t for terms, _ in rows for t in terms]
+    off = []
+    for po, text in _chinese_messages():
+        for terms, retired in rows:
+            for variant in retired:
+                # the variant inside a term (单元 in 单元格 or 单元测试) is no variant
+                masked = text
+                for term in every_term:
+                    if variant in term:
+                        masked = masked.replace(term, "□")
+                pattern = r"\s*".join(r"\d[\d.,]*" if part == "N" else re.escape(part)
+                                       for part in variant.split())
+                for hit in re.finditer(pattern, masked):
+                    off.append(f"{po}: {variant} -> {' / '.join(terms)}: "
+                               f"...{masked[max(0, hit.start() - 20):hit.end() + 10]}...")
+    assert off == [], "\n".join(off)
+
+
+CJK_CHAR = "[\u4e00-\u9fff]"
+TYPOGRAPHY = {
+    "half-width punctuation next to Chinese (use ，；：？！)":
+        rf"{CJK_CHAR}[,;:?!]|[,;:?!]{CJK_CHAR}",
+    "half-width brackets around words in Chinese text (use （）)":
+        rf"{CJK_CHAR}\s?\((?=[^()]*[A-Za-z\u4e00-\u9fff][^()]*\))"
+        rf"|\((?=[^()]*[A-Za-z\u4e00-\u9fff])[^()]*\)\s?{CJK_CHAR}",
+    "a space before % (write 60%)": r"\d\s+%",
+    "a reduction as N times smaller (write a fraction: 缩小到 1/4)":
+        rf"(?:小|(?<!至)少|弱|慢)(?:了|约|得)*\s*(?:{NUMBER}|X)\s*多?倍",
+    "N 次 FLOPs (the unit twice)": r"次\s*FLOPs",
+}
+
+
+def test_catalogs_follow_chinese_typography():
+    off = []
+    for po, text in _chinese_messages():
+        for rule, pattern in TYPOGRAPHY.items():
+            for hit in re.finditer(pattern, text):
+                off.append(f"{po}: {rule}: ...{text[max(0, hit.start() - 20):hit.end() + 10]}...")
+    assert off == [], "\n".join(off)
+
+
+@pytest.mark.parametrize("case", [
+    ("要小一百多倍", 1), ("缩小约 X 倍", 1), ("弱 16 倍", 1), ("只剩 1/16", 0), ("至少 2 倍", 0),
+    ("约 60 % 的短日期", 1), ("约 60% 的短日期", 0), ("坐标注意力 (CA)。", 1), ("元素 (1, 2) 加", 0),
+    ("（a）参数量", 0), ("规则:", 1),
+])
+def test_the_typography_check_finds_what_it_should(case):
+    text, hits = case
+    assert sum(len(re.findall(p, text)) for p in TYPOGRAPHY.values()) == hits, text
+
+
+zh_interface = load_script("book/_ext/zh_interface.py")
+
+
+def test_interface_patterns_carry_their_text_over():
+    tr = zh_interface.Interface({"Bar chart at τ = {}: weights {}": "τ = {} 时的柱状图：权重为 {}",
+                                 "The article's rule 2": "原文的规则 2"})
+    assert tr("Bar chart at τ = 0.5: weights 0.1, 0.9") == "τ = 0.5 时的柱状图：权重为 0.1, 0.9"
+    assert tr("The article\u2019s rule 2") == "原文的规则 2"  # smart quotes or not
+    assert tr("Something else") == "Something else" and tr.get("Something else") is None
+
+
+def test_interface_catalog_holds_no_stale_entry():
+    """Each exercise title, alt text and equation label of interface.po is still in a chapter
+    (an English edit adds the new entry; this drops the old one)."""
+    sources = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            sources.append("".join(cell["source"]))
+            sources.append(str(cell.get("metadata", {}).get("mystnb", {}).get("image", {})
+                               .get("alt", "")))
+    text = "\n".join(sources)
+    with (editions.LOCALE / "interface.po").open("rb") as f:
+        catalog = read_po(f)
+    stale = []
+    for m in catalog:
+        kind = " ".join(m.auto_comments)
+        if kind.startswith(("Exercise titles", "Alt text")) and m.id not in text:
+            stale.append(m.id)
+        if kind.startswith("Labels inside") and "\\text{" + m.id + "}" not in text:
+            stale.append(m.id)
+    assert stale == [], f"entries no chapter uses any more: {stale}"
+
+
+def test_glossary_terms_sort_by_pinyin():
+    """The Chinese glossary is sorted by the GB2312 code of its terms, which is pinyin order
+    for the 3,755 common characters (lead byte 0xB0-0xD7): every term must use only those."""
+    with (editions.LOCALE / "book" / "glossary.po").open("rb") as f:
+        heads = [m.string for m in read_po(f) if m.id and m.string and "\n" not in m.id
+                 and not re.search(r"[.:]\s", m.id) and len(m.id) < 40]
+    assert len(heads) >= 30
+    rare = {c: h for h in heads for c in h
+            if CJK.match(c) and not 0xB0 <= c.encode("gb2312", "replace")[0] <= 0xD7}
+    assert rare == {}, f"characters outside GB2312's pinyin-ordered level 1: {rare}"
+    assert sorted(["自注意力", "编码器", "查询", "KV 缓存", "批量矩阵乘法"],
+                  key=zh_interface.pinyin_key) == ["KV 缓存", "编码器", "查询", "批量矩阵乘法",
+                                                   "自注意力"]
+
+
+def test_the_chinese_glossary_is_in_pinyin_order_without_repeating_its_terms(build):
+    _, soup = _html(build, "zh", "book/glossary")
+    terms = [dt.get_text().strip() for dt in soup.select("dl.glossary dt")]
+    assert len(terms) >= 30 and terms == sorted(terms, key=zh_interface.pinyin_key)
+    for dt in soup.select("dl.glossary dt"):
+        term = dt.get_text().strip().split("（")[0]
+        definition = dt.find_next_sibling("dd").get_text().strip()
+        assert not definition.startswith(term), f"the definition repeats {term}"
+        assert "(" not in dt.get_text(), f"half-width brackets in {term}"
+
+
+def test_the_chinese_punctuation_is_in_the_bundled_font_for_the_chinese_edition(build):
+    cjk = load_script("book/fonts/subset_cjk.py")
+    assert set(cjk.ZH_PUNCTUATION) <= cjk.font_characters()
+    css = (ROOT / "book/static/zh.css").read_text(encoding="utf-8")
+    face = re.search(r"@font-face\s*{(.*?)}", css, re.S).group(1)
+    declared = " ".join(re.search(r"unicode-range:\s*([^;]*);", face).group(1).split())
+    assert declared == cjk.zh_unicode_range_css()
+    assert '"Attn CJK"' in face and "NotoSansCJKsc-subset.woff" in face
+    for edition in ("en", "zh"):
+        _, soup = _html(build, edition, "notebooks/01_what_is_attention")
+        linked = any(link.get("href", "").split("?")[0].endswith("zh.css")
+                     for link in soup.select("link[rel=stylesheet]"))
+        assert linked == (edition == "zh"), f"{edition}: zh.css linked: {linked}"
+
+
+# English a Chinese page may show around the prose: code names, names of things, units, and
+# the words the book keeps in English (see CONTRIBUTING's Chinese edition)
+KEPT_IN_ENGLISH = set("""
+    softmax sigmoid logits dropout PyTorch torch SDPA GRU GRUs FLOPs IQR Transformer
+    Transformers KV LN pre post bmm einsum Colab GitHub PDF pdf Ctrl CC BY MIT MiB CPU GPU
+    Nadaraya Watson sin max MHA FFN ReLU BN Var Attention LayerNorm seq2seq Bahdanau md ipynb
+    Triton FlashAttention FLOP TFLOP float16 bfloat16 float32 Mistral Llama Gemma DeepSeek Qwen
+    CoAtNet ViT ALiBi YaRN NTK
+    """.split())
+WORD = re.compile(r"[A-Za-z][\w\\]*")  # an identifier with _ (mask_mod) is a code name
+QUOTED = re.compile(r"“[^”]*”|‘[^’]*’|'[^']*'|\"[^\"]*\"")
+CHROME = ("header, footer, .bd-sidebar-primary, .bd-header-article, .prev-next-area, "
+          ".search-button-field, #pst-search-dialog")
+
+
+def _english_words(text):
+    return [w for w in WORD.findall(QUOTED.sub(" ", text)) if w not in KEPT_IN_ENGLISH
+            and "_" not in w and not (len(w) == 1 or w.isupper() and len(w) <= 3)]
+
+
+def _around_the_prose(soup):
+    """(kind, text) of what a reader sees around the prose of a page."""
+    for english in soup.select(".edition-switch"):
+        english.decompose()  # the link to the English edition says so in English, on purpose
+    for cite in soup.select("a[href*='references.html#'], a[href^='#id']"):
+        del cite["title"]  # a citation's tooltip is its bibliography entry, English by nature
+    for title in soup.select("p.admonition-title"):
+        yield "exercise title", title.get_text(" ")
+    for slider in soup.select(".attnlib-slider"):
+        yield "slider label", slider.label.get_text(" ")
+        script = slider.find_next_sibling("script")
+        for alt in json.loads(re.search(r"alts = (\[.*?\]);", script.string).group(1)):
+            yield "slider frame alt", alt
+    for math in soup.select("div.math"):
+        for label in zh_interface.TEXT.findall(math.get_text()):
+            yield "equation label", label
+    for tag in soup.find_all(True):
+        for name in ("title", "aria-label", "placeholder", "alt", "data-bs-title"):
+            if tag.get(name) and not tag.find_parent("pre"):
+                yield f"{tag.name}[{name}]", tag[name]
+    for part in soup.select(CHROME):
+        for code in part.select("code, pre"):
+            code.decompose()
+        yield "page chrome", part.get_text(" ")
+
+
+def test_chinese_pages_show_no_english_around_the_prose(build):
+    """Exercise titles, alt texts, slider labels, equation labels and the theme's strings of
+    every Chinese page are Chinese (book/_ext/zh_interface.py, locale/.../interface.po)."""
+    _, html = build
+    pages = sorted(p for p in (html / "zh").rglob("*.html")
+                   if not {"_static", "_sources", "_images"} & set(p.parts))
+    assert len(pages) >= len(PAGES)
+    english = {}
+    for page in pages:
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for kind, text in _around_the_prose(soup):
+            words = _english_words(text)
+            if words:
+                english.setdefault(f"{kind}: {' '.join(text.split())[:90]}", page.name)
+    assert english == {}, "English on Chinese pages (add it to interface.po):\n" + "\n".join(
+        f"{page}: {what}" for what, page in sorted(english.items()))

@@ -217,7 +217,9 @@ def test_a_failing_report_shows_the_entries_that_differ(scale):
 def test_a_failing_report_shows_a_small_result_whole():
     expected = torch.tensor([0.25, 0.5, 0.75, 1.0])
     report = _failing_report(expected, expected + 0.5)
-    assert report.lines[2:] == ["expected [0.25, 0.5, 0.75, 1]", "got      [0.75, 1, 1.25, 1.5]",
+    # entry under entry: each pair padded to one width
+    assert report.lines[2:] == ["expected [0.25, 0.5, 0.75,   1]",
+                                "got      [0.75,   1, 1.25, 1.5]",
                                 "largest difference 0.5",
                                 "hint: compare your result with the reference row by row."]
 

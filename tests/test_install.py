@@ -8,8 +8,8 @@ and Python it is an installed distribution like any other.
 1. Torch only: a new environment holding nothing but the pinned torch installs attnlib
    from this repository (a normal, non-editable install) and runs the README's snippet and
    both command lines, with and without their progress bars (tqdm is an optional extra).
-2. The Colab path: a new virtual environment gets torch, ipykernel and matplotlib (what Colab brings),
-but not attnlib.  A chapter is then executed in a kernel running in that
+2. The Colab path: a new virtual environment gets torch, ipykernel, matplotlib, ipywidgets and
+   tqdm (what Colab brings), but not attnlib.  A chapter is then executed in a kernel running in that
 environment, with ``google.colab`` faked so that the chapter's own first cell
    runs its ``%pip install "attnlib @ git+..."``, pointed at this repository's
    clone (``git+file://``, the committed HEAD) instead of the public URL.
@@ -112,8 +112,9 @@ def test_chapter_runs_after_installing_attnlib_from_git(tmp_path, monkeypatch, t
     # "name @ git+file://..." requirements
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
                    check=True, timeout=300)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet",
-                    *pins("torch", "ipykernel", "matplotlib")], check=True, timeout=900)
+    colab_brings = pins("torch", "ipykernel", "matplotlib", "ipywidgets", "tqdm")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *colab_brings],
+                   check=True, timeout=900)
     torch_at = subprocess.run([str(python), "-c", "import torch; print(torch.__file__)"],
                               check=True, capture_output=True, text=True).stdout
     assert str(torch_folder) in torch_at, "pip reinstalled torch instead of using the shared one"

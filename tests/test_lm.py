@@ -36,6 +36,26 @@ def test_cached_logits_equal_full_forward():
     assert cache.nbytes() == 2 * 2 * 2 * 12 * 16 * 8  # 2 (K, V) x layers x B x T x E x 8 bytes
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cache_bytes_count_filled_rows_and_allocation_separately(dtype):
+    lm = model(2).to(dtype)  # 2 layers, E = 16
+    B, capacity, E, layers = 3, 20, 16, 2
+    cache = lm.new_cache(B, capacity)
+    tensors = cache.keys + cache.values
+    reserved = sum(t.numel() * t.element_size() for t in tensors)
+    size = torch.finfo(dtype).bits // 8
+    assert reserved == 2 * layers * B * capacity * E * size
+    assert cache.allocated_nbytes() == reserved
+    assert cache.nbytes() == 0  # nothing written yet
+    lm.forward_cached(torch.randint(0, 11, (B, 7)), cache)  # a prompt of 7
+    assert cache.nbytes() == 2 * layers * B * 7 * E * size
+    lm.forward_cached(torch.randint(0, 11, (B, 1)), cache)  # one more token
+    assert cache.nbytes() == 2 * layers * B * 8 * E * size
+    assert cache.allocated_nbytes() == reserved  # the allocation does not grow
+    # a capacity beyond max_len is clipped to it
+    assert lm.new_cache(1, 100).allocated_nbytes() == 2 * layers * 40 * E * size
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_cached_generation_equals_uncached(seed):
     lm = model(seed, max_len=32).float()

@@ -205,6 +205,17 @@ def test_a_change_in_one_pixel_reaches_only_its_own_column_or_row(axis, gen):
     assert torch.equal(changed, expected)
 
 
+@pytest.mark.parametrize("axis", ["height", "width"])
+def test_an_axial_pass_knows_no_positions_along_its_axis(axis, gen):
+    """Permuting the pixels along the pass's axis permutes its output the same way."""
+    axial = AxialAttention(4, 2, axis=axis)
+    x = torch.randn(2, 4, 5, 6, generator=gen)
+    dim = 2 if axis == "height" else 3
+    order = torch.randperm(x.shape[dim], generator=gen)
+    out = axial(x.index_select(dim, order))[0]
+    torch.testing.assert_close(out, axial(x)[0].index_select(dim, order))
+
+
 def test_two_axial_passes_reach_every_pixel(gen):
     rows, cols = AxialAttention(4, 1, axis="width"), AxialAttention(4, 1, axis="height")
     x = torch.randn(1, 4, 5, 6, generator=gen)
@@ -236,6 +247,20 @@ def test_temporal_attention_is_a_softmax_over_frames_with_a_learned_query(gen):
     alpha = torch.softmax(k @ q / math.sqrt(6), dim=-1)  # (B, T)
     torch.testing.assert_close(w, alpha[:, None])
     torch.testing.assert_close(out, mha.out_proj((alpha[..., None] * v).sum(1)))
+
+
+def test_temporal_attention_ignores_the_frames_order_but_compares_them(gen):
+    pool = TemporalAttention(8, 1)
+    frames = torch.randn(2, 6, 8, generator=gen)
+    order = torch.randperm(6, generator=gen)
+    out, w = pool(frames)
+    shuffled, w_shuffled = pool(frames[:, order])
+    torch.testing.assert_close(shuffled, out)  # no positions: order does not count
+    torch.testing.assert_close(w_shuffled, w[..., order])
+    # a frame's weight depends on the other frames (the mean's share is always 1/T)
+    other = frames.clone()
+    other[:, 1:] = torch.randn(2, 5, 8, generator=gen)
+    assert not torch.allclose(pool(other)[1][..., 0], w[..., 0])
 
 
 def test_temporal_attention_mask_drops_frames(gen):

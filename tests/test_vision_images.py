@@ -55,6 +55,51 @@ def test_flash_video_task():
         assert quadrant == t.labels[i]
 
 
+def quadrant_of(rows, cols, size):
+    return (rows.float().mean() >= size // 2).long() * 2 + (cols.float().mean() >= size // 2).long()
+
+
+def test_brightest_cross_task_labels_the_quadrant_of_the_brightest_cross():
+    t = images.brightest_cross_task(60, frames=5, size=8, noise=0.0, seed=2)
+    assert t.videos.shape == (60, 5, 1, 8, 8)
+    assert torch.equal(t.videos, images.brightest_cross_task(60, frames=5, size=8, noise=0.0,
+                                                             seed=2).videos)
+    assert not torch.equal(t.videos, images.brightest_cross_task(60, frames=5, size=8,
+                                                                 noise=0.0, seed=3).videos)
+    lit = t.videos[:, :, 0] > 0  # (N, T, S, S): the crosses' pixels, nothing else
+    assert (lit.sum((2, 3)) == 5).all()
+    for i in range(60):
+        for f in range(5):
+            rows, cols = torch.nonzero(lit[i, f], as_tuple=True)
+            r, c = rows.float().mean().long(), cols.float().mean().long()  # the centre
+            plus = {(r.item() + dr, c.item() + dc)
+                    for dr, dc in ((0, -1), (0, 0), (0, 1), (-1, 0), (1, 0))}
+            assert set(zip(rows.tolist(), cols.tolist())) == plus
+            assert quadrant_of(rows, cols, 8) == t.quadrants[i, f]
+            torch.testing.assert_close(t.videos[i, f, 0, r, c], t.brightness[i, f])
+    brightest = t.videos.amax((2, 3, 4)).argmax(1)  # read from the pixels
+    assert torch.equal(brightest, t.brightest)
+    assert torch.equal(t.labels, t.quadrants[torch.arange(60), brightest])
+
+
+def test_brightest_cross_task_levels_overlap_across_videos_but_not_inside_one():
+    gap, spread, low = 0.15, 0.15, 0.2
+    t = images.brightest_cross_task(400, gap=gap, spread=spread, low=low, seed=0)
+    assert t.videos.shape == (400, 16, 1, 8, 8)
+    level = t.brightness.double()
+    top = level.amax(1, keepdim=True)
+    others = level.masked_fill(level == top, float("nan"))
+    lead = top[:, 0] - others.nan_to_num(-1.0).amax(1)
+    assert (lead >= gap - 1e-6).all()  # inside a video the brightest leads by the gap...
+    assert (top[:, 0] - others.nan_to_num(2.0).amin(1) <= gap + spread + 1e-6).all()
+    assert (top >= low + gap + spread - 1e-6).all() and (top <= 1.0).all()
+    dim_tops = (top[:, 0] < 0.6).sum()
+    bright_others = (others.nan_to_num(0.0) > 0.6).any(1).sum()
+    assert dim_tops > 20 and bright_others > 20  # ...across videos their levels overlap
+    counts = torch.bincount(t.brightest, minlength=16)  # any frame may hold it
+    assert counts.min() > 8 and torch.bincount(t.labels, minlength=4).min() > 70
+
+
 @pytest.mark.parametrize("attention", images.ATTENTIONS)
 def test_small_cnn_shapes_maps_and_shift_invariance(attention):
     torch.manual_seed(0)
@@ -79,6 +124,8 @@ def test_frame_classifier_weights():
     logits, w = images.FrameClassifier("attention")(t.videos)
     assert logits.shape == (3, 4) and w.shape == (3, 8)
     torch.testing.assert_close(w.sum(1), torch.ones(3))
+    logits, w = images.FrameClassifier("attention")(images.brightest_cross_task(3).videos)
+    assert logits.shape == (3, 4) and w.shape == (3, 16)  # any number of frames
     logits, w = images.FrameClassifier("mean")(t.videos)
     assert w is None
 
@@ -113,6 +160,14 @@ def test_bad_arguments():
         images.same_row_task(4, size=6)
     with pytest.raises(ValueError, match="`size` must be an even number"):
         images.flash_video_task(4, size=7)
+    with pytest.raises(ValueError, match="`size` must be an even number"):
+        images.brightest_cross_task(4, size=4)
+    with pytest.raises(ValueError, match="`gap` must be > 0 and `low \\+ gap \\+ spread` < 1"):
+        images.brightest_cross_task(4, gap=0.0)
+    with pytest.raises(ValueError, match="`low \\+ gap \\+ spread` < 1"):
+        images.brightest_cross_task(4, low=0.5, gap=0.3, spread=0.2)
+    with pytest.raises(ValueError, match="`spread` must be a finite number >= 0"):
+        images.brightest_cross_task(4, spread=-0.1)
     with pytest.raises(ValueError, match=r"`x` must have channels C \(dim 1\) = 2"):
         images.SmallCNN()(torch.randn(1, 3, 12, 12))
     with pytest.raises(ValueError, match=r"`videos` must be 5-D with shape \(B, T, 1, S, S\)"):

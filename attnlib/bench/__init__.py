@@ -56,6 +56,13 @@ Inside:
 - :mod:`.sweeps` -- the variants compared and the sweeps (:func:`sweep_lengths`,
   :func:`matmul_ceiling`, :func:`sdpa_backends`)
 - :mod:`.ratios` -- :class:`Ratio` and :func:`ratio_checks`
+- :mod:`.chapters` -- the later chapters' ratio groups: :func:`register`, :func:`groups`
+- :mod:`.kernels` -- chapter 12: :func:`kernel_sweep`, the Triton kernel against SDPA's
+  fused backends; ratio group ``kernels``: its causal forward against its full one
+- :mod:`.decode` -- chapter 10's ratio group ``decode``: :func:`decode_step` against the
+  context length, for full, window, linear and latent attention
+- :mod:`.flex` -- chapter 11's ratio group ``flex``: compiled FlexAttention with a
+  sliding-window block mask against SDPA with the same dense mask
 - :mod:`.cli` -- :func:`main`, the command line
 
 Shape legend: ``B`` batch, ``H`` heads, ``L`` query length, ``S`` key/value
@@ -65,13 +72,15 @@ length, ``E`` query/key feature size, ``Ev`` value feature size.
 from .cli import main
 from .measure import (attention_flops, count_flops, default_sizes, device_name, environment,
                       memory_method, peak_memory, pick_device, time_variants)
+from .kernels import kernel_flops, kernel_sweep
 from .ratios import Ratio, ratio_checks
 from .results import Result, find_results_dir, load_results, make_result, save_results
 from .sweeps import (make_qkv, matmul_ceiling, plain_attention, rule2_module, rule3_variants,
                      sdpa_backends, sweep_lengths)
 
 __all__ = ["Ratio", "Result", "attention_flops", "count_flops", "default_sizes", "device_name",
-           "environment", "find_results_dir", "load_results", "main", "make_qkv",
+           "environment", "find_results_dir", "kernel_flops", "kernel_sweep", "load_results",
+           "main", "make_qkv",
            "make_result", "matmul_ceiling", "memory_method", "peak_memory", "pick_device",
            "plain_attention", "ratio_checks", "rule2_module", "rule3_variants", "save_results",
            "sdpa_backends", "sweep_lengths", "time_variants"]

@@ -12,7 +12,7 @@ import importlib
 from typing import Callable
 
 # the modules of this package that register a group, imported when the groups are asked for
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("flex", "decode", "kernels")
 
 _GROUPS: dict[str, Callable] = {}
 

@@ -115,12 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     started_at = time.strftime("%Y-%m-%d %H:%M %Z")
     written = []
-    ratios: list[Ratio] = []
+    ratios: dict[str, list[Ratio]] = {}  # sweep -> its ratio checks
     for sweep in args.sweeps:
         if sweep == "ratios":
-            results, core = ratio_checks(device, rounds=args.rounds,
-                                         min_run_time=args.min_run_time, progress=show)
-            ratios = [*core, *ratios]
+            results, ratios[sweep] = ratio_checks(device, rounds=args.rounds,
+                                                  min_run_time=args.min_run_time, progress=show)
         elif sweep == "lengths":
             results = sweep_lengths(device, lengths=args.lengths, rounds=max(1, args.rounds // 2),
                                     min_run_time=args.min_run_time / 2, progress=show)
@@ -129,15 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif sweep == "backends":
             results = sdpa_backends(device, rounds=args.rounds, min_run_time=args.min_run_time)
         else:
-            results, more = groups()[sweep](device, rounds=args.rounds,
-                                            min_run_time=args.min_run_time, progress=show)
-            ratios = [*ratios, *more]
+            results, ratios[sweep] = groups()[sweep](device, rounds=args.rounds,
+                                                     min_run_time=args.min_run_time,
+                                                     progress=show)
         print(f"\n{sweep}:")
         _print_table(results)
         for suffix in ("csv", "json"):
             written.append(save_results(results, out / f"{tag}_{sweep}.{suffix}"))
     end_load = environment(device)["load_avg"]
-    if ratios:
+    for sweep, checks in ratios.items():
         command = "python -m attnlib.bench " + " ".join(
             sys.argv[1:] if argv is None else list(argv))
         lines = [
@@ -148,14 +147,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"load average (1, 5, 15 min) at the start {env['load_avg']}, at the end {end_load}",
             f"measured from {started_at} for {time.perf_counter() - started:.0f} s",
         ]
-        lines += ["  " + ratio.line() for ratio in ratios]
-        print("\nRatio checks:\n" + "\n".join(lines))
-        path = out / f"{tag}_ratios.txt"
+        lines += ["  " + ratio.line() for ratio in checks]
+        print(f"\nRatio checks ({sweep}):\n" + "\n".join(lines))
+        # the performance chapter's checks in <tag>_ratios.txt, each later group's apart
+        path = out / (f"{tag}_ratios.txt" if sweep == "ratios" else f"{tag}_{sweep}_ratios.txt")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         written.append(path)
     print(f"\nload average at the end: {end_load}; {time.perf_counter() - started:.0f} s in all")
     print("wrote " + ", ".join(str(p) for p in written))
-    return 0 if all(r.holds for r in ratios) else 1
+    return 0 if all(r.holds for checks in ratios.values() for r in checks) else 1
 
 
 if __name__ == "__main__":

@@ -231,9 +231,19 @@ def memory_method(device: torch.device | str) -> str:
 def count_flops(fn: Callable[[], object]) -> int:
     """Floating-point operations of the matrix products in ``fn()``, by FlopCounterMode.
 
-    Only matmul-like operations are counted (``mm``, ``bmm``, ``addmm``,
-    attention kernels...), two per multiply-add; elementwise work such as
-    ``exp`` or ``tanh`` is not.
+    Only the operations that ``torch.utils.flop_counter`` has a formula for
+    are counted, two FLOPs per multiply-add: ``mm``, ``bmm``, ``addmm``,
+    convolutions, and the CUDA attention kernels (flash, memory-efficient,
+    cuDNN).  Elementwise work such as ``exp`` or ``tanh`` is not counted.
+
+    Fused kernels without a formula count 0.  On the CPU,
+    ``torch.nn.functional.scaled_dot_product_attention`` with ``E == Ev`` runs
+    ``aten._scaled_dot_product_flash_attention_for_cpu``, which the counter
+    does not see (torch 2.13): the call counts 0.  With ``E != Ev`` the CPU
+    falls back to its math path, two ``bmm``, and the count is rule 3's
+    ``2 L S (E + Ev)`` per head (:func:`attention_flops`).  Attention written
+    out with ``@`` or ``bmm`` (``attnlib.tiled_attention``, ``need_weights=True``)
+    is always counted.
     """
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -26,8 +26,16 @@ the loop that runs the cases); one module per chapter holds that chapter's check
 - :mod:`.performance` -- chapter 8: ``check_tiled_padding``
 - :mod:`.transformer` -- chapter 9: ``check_pre_ln_block``, ``check_rotary``,
   ``check_grouped_query_attention``
+- :mod:`.llm_attention` -- chapter 10: ``check_cache_bytes``,
+  ``check_multi_query_from_multi_head``, ``check_absorbed_query``, ``check_linear_recurrence``
+- :mod:`.positions_and_masks` -- chapter 11: ``check_alibi_slopes``,
+  ``check_prefix_lm_mask_mod``, ``check_window_sparsity``
+- :mod:`.kernels` -- chapter 12: ``check_causal_blocks``, ``check_merge_partials``,
+  ``check_split_kv``
 - :mod:`.beyond_sequences` -- chapter 13: ``check_axial_width``, ``check_se_gate``,
   ``check_score_counts``
+- :mod:`.vision_transformers` -- chapter 14: ``check_patch_counts``, ``check_relative_index``,
+  ``check_rollout``
 """
 
 from ._report import Case, Report
@@ -40,7 +48,13 @@ from .rules_compared import check_decoder_attention_step
 from .multi_head import check_split_merge
 from .performance import check_tiled_padding
 from .transformer import check_grouped_query_attention, check_pre_ln_block, check_rotary
+from .positions_and_masks import (check_alibi_slopes, check_prefix_lm_mask_mod,
+                                  check_window_sparsity)
+from .kernels import check_causal_blocks, check_merge_partials, check_split_kv
 from .beyond_sequences import check_axial_width, check_score_counts, check_se_gate
+from .vision_transformers import check_patch_counts, check_relative_index, check_rollout
+from .llm_attention import (check_absorbed_query, check_cache_bytes,
+                            check_linear_recurrence, check_multi_query_from_multi_head)
 
 __all__ = [
     "Case",
@@ -57,7 +71,20 @@ __all__ = [
     "check_pre_ln_block",
     "check_rotary",
     "check_grouped_query_attention",
+    "check_alibi_slopes",
+    "check_prefix_lm_mask_mod",
+    "check_window_sparsity",
+    "check_causal_blocks",
+    "check_merge_partials",
+    "check_split_kv",
     "check_axial_width",
     "check_se_gate",
     "check_score_counts",
+    "check_patch_counts",
+    "check_relative_index",
+    "check_rollout",
+    "check_cache_bytes",
+    "check_multi_query_from_multi_head",
+    "check_absorbed_query",
+    "check_linear_recurrence",
 ]

@@ -71,6 +71,19 @@ def _short(t: torch.Tensor) -> str:
 _WIDTH = 72  # the longest expected/got line a failing comparison prints (it fits a phone)
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and the word in the right number: ``plural(1, "head")`` is ``"1 head"``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _aligned(expected: list[float], got: list[float]) -> tuple[str, str]:
+    """Two lists written entry by entry, each pair padded to one width, so columns line up."""
+    pairs = [(f"{e:.4g}", f"{g:.4g}") for e, g in zip(expected, got)]
+    width = [max(len(a), len(b)) for a, b in pairs]
+    return (", ".join(a.rjust(w) for (a, _), w in zip(pairs, width)),
+            ", ".join(b.rjust(w) for (_, b), w in zip(pairs, width)))
+
+
 def _index(where) -> str:
     return "[" + ", ".join(str(i) for i in where) + "]"
 
@@ -100,6 +113,9 @@ def _comparison(expected: torch.Tensor, got: torch.Tensor,
     """
     diff, where = _largest_difference(expected, got)
     if expected.numel() <= 6:
+        if show is _short:  # entry by entry, lined up
+            e, g = _aligned(expected.detach().flatten().tolist(), got.detach().flatten().tolist())
+            return [f"expected [{e}]", f"got      [{g}]", f"largest difference {diff:.3g}"]
         return [f"expected {show(expected)}", f"got      {show(got)}",
                 f"largest difference {diff:.3g}"]
     axis = max(i for i, n in enumerate(expected.shape) if n > 1)
@@ -110,10 +126,9 @@ def _comparison(expected: torch.Tensor, got: torch.Tensor,
     for width in range(min(6, n), 0, -1):  # fewer entries until both lines fit
         lo = min(max(col - (width - 1) // 2, 0), n - width)
         hi = lo + width
-        pairs = [(f"{e:.4g}", f"{g:.4g}") for e, g in zip(rows[0][lo:hi], rows[1][lo:hi])]
-        cells = [[a.rjust(len(b)) for a, b in pairs], [b.rjust(len(a)) for a, b in pairs]]
+        cells = _aligned(rows[0][lo:hi], rows[1][lo:hi])
         before, after = ("..., " if lo > 0 else ""), (", ..." if hi < n else "")
-        shown = ["[" + before + ", ".join(c) + after + "]" for c in cells]
+        shown = ["[" + before + c + after + "]" for c in cells]
         if len("expected " + shown[0]) <= _WIDTH:
             break
     span = ":" if (lo, hi) == (0, n) else f"{lo}:{hi}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._report import Case, Report, _close, _gen, _run
+from ._report import Case, Report, _close, _gen, _run, plural
 
 
 def check_split_merge(split_heads, merge_heads) -> Report:
@@ -21,7 +21,7 @@ def check_split_merge(split_heads, merge_heads) -> Report:
         no_transpose = x.view(B, H, N, E // H)
         merged_wrong = heads.contiguous().reshape(B, N, E)
         split_cases.append(Case(
-            f"x {(B, N, E)}, {H} heads", (x, H), heads,
+            f"x {(B, N, E)}, {plural(H, 'head')}", (x, H), heads,
             lambda got, w=no_transpose: "hint: viewing straight to (B, H, N, E/H) mixes positions "
             "into heads; view to (B, N, H, E/H), then transpose(1, 2)." if _close(got, w) else None))
         merge_cases.append(Case(

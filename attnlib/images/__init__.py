@@ -3,8 +3,9 @@
 Inside:
 
 - :mod:`.tasks` -- seeded generators: :func:`same_row_task` (is the marked pixel in the
-  bright bar's row?) and :func:`flash_video_task` (in which quadrant does the cross
-  flash, in a video with a moving distractor?)
+  bright bar's row?), :func:`flash_video_task` (in which quadrant does the cross
+  flash, in a video with a moving distractor?) and :func:`brightest_cross_task` (in
+  which quadrant is the brightest of the crosses, one a frame?)
 - :mod:`.models` -- :class:`SmallCNN`, a two-layer CNN with a pluggable attention block
   (:data:`ATTENTIONS`: none, SE, coordinate, axial), and :class:`FrameClassifier`, a
   frame encoder pooled over time by temporal attention or by the mean
@@ -13,8 +14,10 @@ Inside:
 """
 
 from .models import ATTENTIONS, POOLS, FrameClassifier, SmallCNN
-from .tasks import FlashVideoTask, SameRowTask, flash_video_task, same_row_task
+from .tasks import (BrightestCrossTask, FlashVideoTask, SameRowTask, brightest_cross_task,
+                    flash_video_task, same_row_task)
 from .training import TrainResult, accuracy, train
 
-__all__ = ["ATTENTIONS", "POOLS", "FlashVideoTask", "FrameClassifier", "SameRowTask",
-           "SmallCNN", "TrainResult", "accuracy", "flash_video_task", "same_row_task", "train"]
+__all__ = ["ATTENTIONS", "POOLS", "BrightestCrossTask", "FlashVideoTask", "FrameClassifier",
+           "SameRowTask", "SmallCNN", "TrainResult", "accuracy", "brightest_cross_task", "flash_video_task",
+           "same_row_task", "train"]

@@ -6,8 +6,12 @@
 - :func:`flash_video_task`: short one-channel videos of a square moving across
   every frame (the distractor) and a cross that flashes in one frame only; the
   label is the quadrant of the cross, so one frame holds the answer.
+- :func:`brightest_cross_task`: a cross in every frame, each as bright as the
+  others give or take a little; the label is the quadrant of the brightest cross.
+  Which frame holds the answer depends on the other frames: a cross's own
+  brightness does not say whether it is the brightest of its video.
 
-Both return tensors made with a private generator: the same seed gives the same
+All three return tensors made with a private generator: the same seed gives the same
 data on every machine, and the global torch seed is left alone.
 """
 
@@ -117,6 +121,26 @@ class FlashVideoTask:
     flash_frame: torch.Tensor
 
 
+def _video_size(size) -> None:
+    _checks.positive_int(size, "size")
+    if size < 6 or size % 2:
+        raise ValueError(f"`size` must be an even number >= 6; got {size}")
+
+
+def _cross_centre(rng: random.Random, q: int, size: int) -> tuple[int, int]:
+    """A random centre for a 3x3 cross inside quadrant ``q`` (0 top left, 1 top right,
+    2 bottom left, 3 bottom right) of a ``size`` by ``size`` frame."""
+    half = size // 2
+    return ((q // 2) * half + 1 + rng.randrange(half - 2),
+            (q % 2) * half + 1 + rng.randrange(half - 2))
+
+
+def _draw_cross(frame: torch.Tensor, r: int, c: int, value: float) -> None:
+    """Set the five pixels of a plus-shaped cross centred at (r, c) of ``(S, S)`` to ``value``."""
+    frame[r, c - 1:c + 2] = value
+    frame[r - 1:r + 2, c] = value
+
+
 def flash_video_task(n: int, *, frames: int = 8, size: int = 8, noise: float = 0.05,
                      seed: int = 0) -> FlashVideoTask:
     """``n`` videos: a 2x2 square moves one pixel a frame (bouncing off the edges) in
@@ -124,14 +148,11 @@ def flash_video_task(n: int, *, frames: int = 8, size: int = 8, noise: float = 0
     four quadrants; the label is that quadrant."""
     _checks.positive_int(n, "n")
     _checks.positive_int(frames, "frames")
-    _checks.positive_int(size, "size")
-    if size < 6 or size % 2:
-        raise ValueError(f"`size` must be an even number >= 6; got {size}")
+    _video_size(size)
     rng = random.Random(seed)
     videos = torch.zeros(n, frames, 1, size, size)
     labels = torch.zeros(n, dtype=torch.long)
     flash = torch.zeros(n, dtype=torch.long)
-    half = size // 2
     moves = [(-1, 0), (1, 0), (0, -1), (0, 1), (1, 1), (-1, 1), (1, -1), (-1, -1)]
     for i in range(n):
         r, c = rng.randrange(size - 1), rng.randrange(size - 1)
@@ -144,11 +165,77 @@ def flash_video_task(n: int, *, frames: int = 8, size: int = 8, noise: float = 0
                 dc = -dc
             r, c = r + dr, c + dc
         t, q = rng.randrange(frames), rng.randrange(4)
-        cr = (q // 2) * half + 1 + rng.randrange(half - 2)  # the cross's centre, in quadrant q
-        cc = (q % 2) * half + 1 + rng.randrange(half - 2)
-        videos[i, t, 0, cr, cc - 1:cc + 2] = -1.0
-        videos[i, t, 0, cr - 1:cr + 2, cc] = -1.0
+        _draw_cross(videos[i, t, 0], *_cross_centre(rng, q, size), -1.0)
         labels[i], flash[i] = q, t
     g = torch.Generator().manual_seed(seed)
     videos += noise * torch.randn(videos.shape, generator=g)
     return FlashVideoTask(videos, labels, flash)
+
+
+@dataclass
+class BrightestCrossTask:
+    """A batch of the brightest-cross task.
+
+    Shapes:
+        - videos: ``(N, T, 1, S, S)``
+        - labels: ``(N,)`` int64, the quadrant of the brightest cross: 0 top left,
+          1 top right, 2 bottom left, 3 bottom right
+        - brightest: ``(N,)`` int64, the frame that holds the brightest cross
+        - brightness: ``(N, T)``, the value of each frame's cross
+        - quadrants: ``(N, T)`` int64, the quadrant of each frame's cross
+    """
+
+    videos: torch.Tensor
+    labels: torch.Tensor
+    brightest: torch.Tensor
+    brightness: torch.Tensor
+    quadrants: torch.Tensor
+
+
+def _non_negative_number(x, name: str) -> None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x < float("inf"):
+        raise ValueError(f"`{name}` must be a finite number >= 0; got {x!r}")
+
+
+def brightest_cross_task(n: int, *, frames: int = 16, size: int = 8, gap: float = 0.15,
+                         spread: float = 0.15, low: float = 0.2, noise: float = 0.05,
+                         seed: int = 0) -> BrightestCrossTask:
+    """``n`` videos with a 3x3 cross in every frame, each in a random quadrant; the
+    label is the quadrant of the brightest cross.
+
+    In each video the brightest cross has a value ``top`` drawn uniformly from
+    ``[low + gap + spread, 1]``, and the crosses of the other ``frames - 1`` frames
+    values drawn uniformly from ``[top - gap - spread, top - gap]``: the brightest
+    stands out by at least ``gap`` inside its video, but its value alone does not
+    mark it (with the defaults a cross of 0.6 is the brightest in some videos and a
+    dim one in others).  The brightest cross's frame is uniform over the frames.
+    """
+    _checks.positive_int(n, "n")
+    _checks.positive_int(frames, "frames")
+    _video_size(size)
+    for value, name in ((gap, "gap"), (spread, "spread"), (low, "low"), (noise, "noise")):
+        _non_negative_number(value, name)
+    if not gap > 0 or low + gap + spread >= 1:
+        raise ValueError(f"`gap` must be > 0 and `low + gap + spread` < 1 (room for the "
+                         f"brightest cross below 1); got gap={gap}, spread={spread}, "
+                         f"low={low}")
+    rng = random.Random(seed)
+    crosses = []  # (value, quadrant, centre row, centre column), frame by frame
+    brightest = []
+    for _ in range(n):
+        top = rng.uniform(low + gap + spread, 1.0)
+        brightest.append(rng.randrange(frames))
+        for t in range(frames):
+            value = top if t == brightest[-1] else rng.uniform(top - gap - spread, top - gap)
+            q = rng.randrange(4)
+            crosses.append((value, q, *_cross_centre(rng, q, size)))
+    value = torch.tensor([k[0] for k in crosses]).view(n, frames)
+    q, r, c = torch.tensor([k[1:] for k in crosses], dtype=torch.long).view(n, frames, 3).unbind(2)
+    videos = torch.zeros(n, frames, 1, size, size)
+    i, t = torch.arange(n)[:, None], torch.arange(frames)
+    for dr, dc in ((0, -1), (0, 0), (0, 1), (-1, 0), (1, 0)):  # the five pixels of each cross
+        videos[i, t, 0, r + dr, c + dc] = value
+    g = torch.Generator().manual_seed(seed)
+    videos += noise * torch.randn(videos.shape, generator=g)
+    brightest = torch.tensor(brightest, dtype=torch.long)
+    return BrightestCrossTask(videos, q[torch.arange(n), brightest], brightest, value, q)

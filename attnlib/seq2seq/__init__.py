@@ -9,6 +9,8 @@ Inside:
   rule 1, 2 or 3, or none (:data:`RULES`)
 - :mod:`.transformer` -- :class:`~.transformer.TransformerSeq2Seq`, a Transformer
   encoder-decoder with the GRU model's interface (sinusoidal or rotary positions)
+- :mod:`.dates_lm` -- the dates task for a decoder-only model (chapter 11):
+  :func:`~.dates_lm.encode`, :func:`~.dates_lm.train_lm`, :func:`~.dates_lm.exact_match`
 - :mod:`.training` -- :func:`train` (teacher forcing, a fixed number of passes),
   :func:`exact_match` (greedy decoding) and :func:`dates_model`
 - :mod:`.cli` -- :func:`main`, the command line: ``python -m attnlib.seq2seq --rule

@@ -8,12 +8,14 @@ It has the GRU model's interface (:class:`~attnlib.seq2seq.gru.Seq2Seq`):
 
 .. math::
 
-    m &= \\text{Encoder}(\\text{embed}(x) \\sqrt{E} + P_x)   &\\text{(memory, (B, S, E))}\\\\
-    z &= \\text{Decoder}(\\text{embed}(y_{<t}) \\sqrt{E} + P_y, m) &\\text{(causal self-, cross-attention)}\\\\
+    m &= \\text{Encoder}(\\text{embed}(x) + P_x)   &\\text{(memory, (B, S, E))}\\\\
+    z &= \\text{Decoder}(\\text{embed}(y_{<t}) + P_y, m) &\\text{(causal self-, cross-attention)}\\\\
     p(y_t) &= \\operatorname{softmax}(W_o z_t + b_o)
 
-``positions`` picks how order gets in: ``"sinusoidal"`` adds the table of
-:func:`attnlib.sinusoidal_positional_encoding` (``P`` above) to the embeddings;
+The embeddings are not scaled by ``sqrt(E)``: their ``N(0, 1)`` entries are
+already as large as the table's.  ``positions`` picks how order gets in:
+``"sinusoidal"`` adds the table of :func:`attnlib.sinusoidal_positional_encoding`
+(``P`` above, counted from position 0) to the embeddings;
 ``"rotary"`` adds nothing and rotates queries and keys in every self-attention
 instead (:func:`attnlib.apply_rotary`).  The layers are pre-LN
 (:class:`attnlib.TransformerEncoderLayer` with ``norm_first=True``), with a final

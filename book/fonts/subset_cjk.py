@@ -7,7 +7,8 @@
 The book is read on machines with no Chinese font, where CJK text would show as
 boxes.  So the build ships a subset of Noto Sans CJK SC (SIL Open Font Licence
 1.1, text in book/static/fonts/OFL.txt) holding only the CJK characters found in
-the sources the book is built from:
+the sources the book is built from, and the punctuation Chinese shares with English
+(ZH_PUNCTUATION, “ ” ‘ ’ — …, drawn from this font in the Chinese edition only):
 
 - book/**/*.md and book/**/*.bib (prose pages, the bibliography),
 - notebooks/*.ipynb (every cell's source and every stored text output),
@@ -52,6 +53,24 @@ CJK_RANGES = [
     (0xFE30, 0xFE4F),  # CJK compatibility forms
     (0xFF00, 0xFFEF),  # halfwidth and fullwidth forms (，？：（）)
 ]
+
+
+# Punctuation Chinese text shares with English: curly quotes, the dash (—— is two of them) and
+# the ellipsis.  They are outside the CJK blocks, so book.css's face never draws them (the
+# English edition keeps its Latin forms); the font always holds them, and book/static/zh.css,
+# which only the Chinese edition loads, adds them to the face's unicode-range.
+ZH_PUNCTUATION = "\u2014\u2018\u2019\u201c\u201d\u2026"  # — ‘ ’ “ ” …
+
+
+def zh_unicode_range_css() -> str:
+    """ZH_PUNCTUATION as the `unicode-range` value book/static/zh.css must say."""
+    codes = sorted(ord(c) for c in ZH_PUNCTUATION)
+    runs, start = [], codes[0]
+    for a, b in zip(codes, codes[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"U+{start:04X}" if start == a else f"U+{start:04X}-{a:04X}")
+            start = b
+    return ", ".join(runs)
 
 
 def is_cjk(char: str) -> bool:
@@ -168,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="only check that the bundled font covers the sources")
     args = parser.parse_args(argv)
-    chars = characters_used()
+    chars = characters_used() | set(ZH_PUNCTUATION)
     if args.check:
         missing = sorted(chars - font_characters()) if OUTPUT.exists() else sorted(chars)
         if missing:
@@ -182,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     write_subset(chars, args.source)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}: {len(chars)} CJK characters, "
+    print(f"wrote {OUTPUT.relative_to(ROOT)}: {len(chars)} characters, "
           f"{OUTPUT.stat().st_size / 1024:.1f} KiB")
     return 0
 

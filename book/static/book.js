@@ -84,8 +84,42 @@
       if (right > room + 1) m.classList.add("attn-wide-math");
     });
   }
+  /* 3b. Display equations on a narrow screen.
+     A display equation wider than its column is shrunk to fit, down to 80 % of its size
+     (MathJax draws in em, so its font size scales it).  One that still does not fit scrolls
+     sideways and shows it: it gets the class `attn-math-scrolls` (book.css fades the side
+     that hides more of it and keeps a scroll bar), and data-attn-scroll says which side
+     that is, start, middle or end, as the reader scrolls it. */
+  var MIN_MATH_SCALE = 0.8;
+  function scrollState(m) {
+    var left = m.scrollLeft, room = m.scrollWidth - m.clientWidth;
+    m.dataset.attnScroll = left <= 1 ? "start" : left >= room - 1 ? "end" : "middle";
+  }
+  function fitDisplayMath() {
+    document.querySelectorAll("mjx-container[display='true']").forEach(function (m) {
+      m.style.fontSize = "";
+      m.classList.remove("attn-math-scrolls");
+      var room = m.clientWidth;
+      if (room === 0 || m.scrollWidth <= room + 1) return;  // hidden, or fits
+      var scale = Math.max(MIN_MATH_SCALE, Math.floor(100 * room / m.scrollWidth) / 100);
+      m.style.fontSize = parseFloat(getComputedStyle(m).fontSize) * scale + "px";
+      if (m.scrollWidth > m.clientWidth + 1) {
+        m.classList.add("attn-math-scrolls");
+        scrollState(m);
+        if (!m.dataset.attnScrollWatched) {
+          m.dataset.attnScrollWatched = "true";
+          m.addEventListener("scroll", function () { scrollState(m); }, { passive: true });
+        }
+      }
+    });
+  }
+
   function afterTypeset() {
     markWideInlineMath();
+    fitDisplayMath();
+    // when typesetting ran: the layout test counts the shifts outside it (formulas replacing
+    // their TeX move the text, however fast the machine)
+    document.documentElement.dataset.attnMathEnd = String(performance.now());
     document.documentElement.dataset.attnMathDone = "true";  // the browser tests wait for it
   }
   // MathJax 3's documented hook, set in its configuration before it loads (tex-chtml.js is
@@ -94,6 +128,7 @@
     var config = window.MathJax;
     config.startup = config.startup || {};
     config.startup.pageReady = function () {
+      document.documentElement.dataset.attnMathStart = String(performance.now());
       return window.MathJax.startup.defaultPageReady().then(afterTypeset);
     };
   }
@@ -101,7 +136,7 @@
     var timer = null;
     window.addEventListener("resize", function () {
       clearTimeout(timer);
-      timer = setTimeout(markWideInlineMath, 200);
+      timer = setTimeout(function () { markWideInlineMath(); fitDisplayMath(); }, 200);
     });
   });
 
@@ -147,6 +182,8 @@
     var original = Search.htmlToText;
     Search.htmlToText = function (htmlString, anchor) {
       var doc = new DOMParser().parseFromString(htmlString, "text/html");
+      // the link to the other edition is not the page's text
+      doc.querySelectorAll(".edition-switch").forEach(function (el) { el.remove(); });
       doc.querySelectorAll(".math").forEach(function (el) {
         var number = el.querySelector(".eqno");  // (3) and its # link, before the TeX
         var label = number ? number.textContent.replace("#", "").trim() + " " : "";
@@ -157,6 +194,19 @@
     };
     Search._bookMathText = true;
   }
+  /* 5. The sidebar's book title inside a landmark.
+     The theme puts the book's title and logo at the top of the left sidebar, outside the
+     sidebar's <nav>, so screen-reader users who move between landmarks never reach it (axe:
+     "region").  The sidebar becomes a landmark of its own, named like the page's language. */
+  onReady(function () {
+    var sidebar = document.getElementById("pst-primary-sidebar");
+    if (sidebar && !sidebar.hasAttribute("role")) {
+      sidebar.setAttribute("role", "complementary");
+      var zh = (document.documentElement.lang || "").slice(0, 2) === "zh";
+      sidebar.setAttribute("aria-label", zh ? "本书目录" : "The book");
+    }
+  });
+
   window.attnBookTexToText = texToText; // for the browser test
   patchSearch();
   onReady(patchSearch);
