@@ -15,9 +15,10 @@ meets no unseen position code on long ones.
 
 The slopes are a geometric sequence.  For ``n`` heads, ``n`` a power of two,
 they start at ``2^(-8/n)`` and use that number as the ratio: 8 heads get
-``1/2, 1/4, ..., 1/256``.  For other ``n`` the paper takes the ``2^a`` slopes
-of the largest power of two ``2^a < n``, then every second slope of ``2^(a+1)``
-heads until there are ``n``.
+``1/2, 1/4, ..., 1/256``.  For other ``n`` the authors' code (the paper's text
+gives the power-of-two rule only) takes the ``2^a`` slopes of the largest power
+of two ``2^a < n``, then every second slope of ``2^(a+1)`` heads until there
+are ``n``.
 """
 
 from __future__ import annotations

@@ -142,10 +142,13 @@ class StaticSlider:
         start: the position shown first.
         element_id: the id of the outer ``<div>``; the input, image and value
             label have ids ``element_id + "-range"``, ``"-img"``, ``"-value"``.
+        width: the width in CSS pixels to show the frames at (``None``: their own
+            pixel width); frames drawn at twice that stay sharp when zoomed.
     """
 
     def __init__(self, frames: Sequence[bytes], values: Sequence[str], alts: Sequence[str], *,
-                 label: str, start: int = 0, element_id: str | None = None):
+                 label: str, start: int = 0, element_id: str | None = None,
+                 width: int | None = None):
         frames, values, alts = list(frames), [str(v) for v in values], [str(a) for a in alts]
         if not frames:
             raise ValueError("`frames` must hold at least one PNG image; got none")
@@ -167,6 +170,10 @@ class StaticSlider:
                              f"got {start!r}")
         self.frames, self.values, self.alts = frames, values, alts
         self.label, self.start = str(label), start
+        if width is not None and (isinstance(width, bool) or not isinstance(width, int)
+                                  or width < 1):
+            raise ValueError(f"`width` must be a positive number of CSS pixels; got {width!r}")
+        self.width = width
         if element_id is None:
             digest = hashlib.sha1(b"".join(frames) + json.dumps(values).encode()).hexdigest()
             element_id = f"attnlib-slider-{digest[:10]}-{next(_ids)}"
@@ -197,7 +204,8 @@ class StaticSlider:
             f'step="1" value="{k}" aria-label="{esc(self.label)}" '
             f'style="width:100%;max-width:32em">',
             f'<img id="{esc(ident)}-img" src="{uris[k]}" alt="{esc(self.alts[k])}" '
-            f'style="display:block;max-width:100%;height:auto">',
+            + (f'width="{self.width}" ' if self.width else "")
+            + 'style="display:block;max-width:100%;height:auto">',
             "</div>",
             "<script>",
             "(function () {",
@@ -219,8 +227,12 @@ class StaticSlider:
 
 
 def render_frames(draw: Callable, values: Sequence, *, figsize=(5.5, 3.0), dpi: int = 100,
-                  font_size: float = 12.0, colors: int | None = 64) -> list[bytes]:
+                  font_size: float = 12.0, colors: int | None = 64,
+                  scale: int = 2) -> list[bytes]:
     """Draw ``draw(fig, value)`` into a fresh figure for every value; return the PNGs.
+
+    Each PNG has ``scale`` times the figure's pixels at ``dpi`` (``figsize * dpi``): shown
+    at ``figsize[0] * dpi`` CSS pixels, it stays sharp on a phone or a HiDPI screen.
 
     Each figure is closed after it is saved, so nothing is shown in the notebook.
     ``colors`` reduces each frame to that many colours (about a third of the
@@ -235,7 +247,7 @@ def render_frames(draw: Callable, values: Sequence, *, figsize=(5.5, 3.0), dpi: 
             try:
                 draw(fig, value)
                 buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+                fig.savefig(buf, format="png", dpi=dpi * scale, metadata={"Software": None})
             finally:
                 plt.close(fig)
             frames.append(buf.getvalue() if colors is None else _fewer_colors(buf, colors))
@@ -279,7 +291,8 @@ def static_slider(draw: Callable, values: Sequence, *, label: str, alt, fmt: str
     alts = [alt(v) if callable(alt) else alt for v in values]
     frames = render_frames(draw, values, figsize=figsize, dpi=dpi, font_size=font_size,
                            colors=colors)
-    return StaticSlider(frames, [fmt.format(v) for v in values], alts, label=label, start=start)
+    return StaticSlider(frames, [fmt.format(v) for v in values], alts, label=label, start=start,
+                        width=round(figsize[0] * dpi))
 
 
 def temperature_slider(scores: torch.Tensor, temperatures: Sequence[float]) -> StaticSlider:

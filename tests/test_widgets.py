@@ -137,7 +137,11 @@ def test_frames_are_what_draw_draws():
     small = Image.open(io.BytesIO(frames[0]))
     assert small.mode == "P" and len(small.getcolors()) <= 64  # the default: 64 colours
     assert Image.open(io.BytesIO(full)).mode == "RGBA" and len(frames[0]) < len(full)
-    assert small.size == (550, 300)  # figsize (5.5, 3.0) at 100 dpi
+    assert small.size == (1100, 600)  # figsize (5.5, 3.0) at 100 dpi, stored at twice that
+    once = render_frames(draw, [0.2], scale=1)[0]
+    assert Image.open(io.BytesIO(once)).size == (550, 300)
+    html = static_slider(draw, [0.2, 0.7], label="v", alt="bars").to_html()
+    assert 'width="550"' in html  # shown at the figure's own size: two pixels per CSS pixel
     assert plt.get_fignums() == open_before, "render_frames must close its figures"
 
 
@@ -226,7 +230,7 @@ def test_errors(call, exc, pattern):
 
 # --- the slider in a real browser (the same Chromium as tests/test_browser.py) -----------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def test_moving_the_slider_changes_the_picture_in_a_browser(slider):

@@ -18,7 +18,8 @@ from ._report import Case, Report, _close, _describe, _run
 def check_alibi_slopes(slopes) -> Report:
     """Chapter 11: ``slopes(num_heads)`` returns the ``(num_heads,)`` ALiBi slopes.
 
-    The reference is :func:`attnlib.alibi_slopes` (the paper's rule).
+    The reference is :func:`attnlib.alibi_slopes`: the paper's geometric sequence, and for a
+    head count that is not a power of two the interleaving rule of the authors' code.
     """
     cases = []
     for n in (8, 4, 12, 6, 24):
