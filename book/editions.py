@@ -49,20 +49,26 @@ def _run(cmd: list[str], root: Path = ROOT, **kw) -> subprocess.CompletedProcess
     return subprocess.run(cmd, cwd=root, text=True, **kw)
 
 
+BANNER = ("Finished generating HTML", "Your book's HTML pages are here",
+          "You can look at your book by opening", "Or paste this line directly",
+          "The HTML pages are in", "Output Path:")
+
+
 def _without_banner(lines):
-    """jupyter-book's output less its closing banner and Sphinx's "The HTML pages are in":
-    both name the folder of one build, not where book/editions.py puts the editions."""
+    """jupyter-book's output less its closing banner, its "Output Path" and Sphinx's "The
+    HTML pages are in": they name the folder of one build, not where book/editions.py puts
+    the editions (the Chinese one is moved to _build/html/zh)."""
     held = None  # the lines of a "=====" block, held until it closes
     for line in lines:
         plain = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()  # less the colour codes
-        if plain.startswith("The HTML pages are in"):
+        if held is None and plain.startswith(BANNER):
             continue
         if set(plain) == {"="} and len(plain) > 20:
             if held is None:
                 held = [line]
                 continue
             held.append(line)
-            if not any("Finished generating HTML" in h for h in held):
+            if not any(b in h for h in held for b in BANNER):
                 yield from held
             held = None
             continue

@@ -60,7 +60,26 @@ def build(tmp_path_factory):
 
     Returns the finished build (``returncode`` and the two builds' log as ``stdout``) and
     the folder with the HTML pages.
+
+    Under pytest-xdist the workers share one build: the first to ask builds it in the run's
+    common temporary folder, holding a file lock; the others wait for it and read it.
     """
-    out = tmp_path_factory.mktemp("book")
-    code, log = editions.build(out, capture=True)
-    return SimpleNamespace(returncode=code, stdout=log, stderr=""), out / "_build" / "html"
+    import json
+
+    from filelock import FileLock
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        out = tmp_path_factory.mktemp("book")
+        code, log = editions.build(out, capture=True)
+        return SimpleNamespace(returncode=code, stdout=log, stderr=""), out / "_build" / "html"
+    shared = tmp_path_factory.getbasetemp().parent / "book-shared"
+    shared.mkdir(exist_ok=True)
+    done = shared / "build.json"
+    with FileLock(str(shared / "build.lock")):
+        if not done.exists():
+            code, log = editions.build(shared, capture=True)
+            done.write_text(json.dumps({"returncode": code, "log": log}), encoding="utf-8")
+    result = json.loads(done.read_text(encoding="utf-8"))
+    return (SimpleNamespace(returncode=result["returncode"], stdout=result["log"], stderr=""),
+            shared / "_build" / "html")

@@ -168,8 +168,11 @@ def test_stored_figures_are_narrow_enough_for_a_phone(path):
             data = out.get("data", {})
             shown = out.get("metadata", {}).get("image/png", {}).get("width")
             pngs = [(data["image/png"], shown)] if "image/png" in data else []
-            pngs += [(png, None)  # static sliders' frames
-                     for png in _PNG_IN_HTML.findall(data.get("text/html", ""))]
+            page = data.get("text/html", "")
+            # static sliders' frames, shown at their <img width> (stored at twice that)
+            slider = re.search(r'<img id="[^"]*-img"[^>]*\swidth="(\d+)"', page)
+            pngs += [(png, slider.group(1) if slider else None)
+                     for png in _PNG_IN_HTML.findall(page)]
             for png, shown in pngs:
                 figures += 1
                 width = int(shown or _png_width(base64.b64decode(png)))  # CSS px

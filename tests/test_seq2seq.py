@@ -377,7 +377,7 @@ def test_cli_as_a_module():
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "rule: location + encoder self-attention" in proc.stdout
-    assert re.search(r"trained 1 steps \(1 epochs\) in [\d.]+ s", proc.stdout)
+    assert re.search(r"trained 1 step \(1 epoch\) in [\d.]+ s", proc.stdout)  # singular
     assert "Warning" not in proc.stderr, proc.stderr
 
 

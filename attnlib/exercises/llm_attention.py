@@ -9,7 +9,7 @@ import torch
 from ..grouped_query import GroupedQueryAttention, mha_to_gqa
 from ..linear_attention import linear_attention
 from ..lm_variants import kv_cache_bytes
-from ._report import Case, Report, _close, _describe, _gen, _run
+from ._report import Case, Report, _close, _describe, _gen, _run, plural
 from .beyond_sequences import _exact
 
 
@@ -48,7 +48,7 @@ def check_cache_bytes(cache_bytes) -> Report:
                 if value != ref and got.item() == value:
                     return hint
             return "hint: count the numbers of one token in one layer first."
-        cases.append(Case(f"{layers} layers, {H} heads, {G} kv heads", (layers, H, G, d, t, b),
+        cases.append(Case(f"{plural(layers, 'layer')}, {plural(H, 'head')}, {plural(G, 'kv head')}", (layers, H, G, d, t, b),
                           torch.tensor([float(ref)], dtype=torch.float64), diagnose,
                           rtol=0, atol=0))
     return _run("cache bytes", cache_bytes, cases, pick=_one_number,
@@ -88,7 +88,7 @@ def check_multi_query_from_multi_head(convert) -> Report:
                 return "hint: pool every head of the group, not only its first."
             return ("hint: head g pools heads g*H/G .. (g+1)*H/G - 1 (neighbours);\n"
                     "view the weight as (G, H/G, d, E) and take .mean(1).")
-        cases.append(Case(f"{H} heads to {G}", (mha, G, x), expected, diagnose, rtol=1e-6,
+        cases.append(Case(f"{plural(H, 'head')} to {G}", (mha, G, x), expected, diagnose, rtol=1e-6,
                           atol=1e-8))
 
     def run(mha, G, x):

@@ -12,7 +12,7 @@ from ..alibi import alibi_slopes
 from ..flex import block_sparsity, dense_mask
 from ..mask_patterns import prefix_lm_mask
 from ..sliding_window import sliding_window_mask
-from ._report import Case, Report, _close, _describe, _run
+from ._report import Case, Report, _close, _describe, _run, plural
 
 
 def check_alibi_slopes(slopes) -> Report:
@@ -42,7 +42,7 @@ def check_alibi_slopes(slopes) -> Report:
             if got.shape == from_zero.shape and _close(got[1:], from_zero[1:n]):
                 return "hint: the sequence starts at 2^(-8/n), not at 1."
             return None
-        cases.append(Case(f"{n} heads", (n,), ref, diagnose, rtol=1e-6, atol=1e-9,
+        cases.append(Case(f"{plural(n, 'head')}", (n,), ref, diagnose, rtol=1e-6, atol=1e-9,
                           error_hint="hint: call it as slopes(12); return a tensor."))
     return _run("ALiBi slopes", slopes, cases)
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ..rotary import apply_rotary
 from ..transformer import TransformerEncoderLayer
-from ._report import Case, Report, _close, _gen, _run
+from ._report import Case, Report, _close, _gen, _run, plural
 
 
 def check_rotary(rotate) -> Report:
@@ -80,7 +80,7 @@ def check_grouped_query_attention(gqa) -> Report:
             if _close(got, unscaled):
                 return "hint: divide the scores by sqrt(E)."
             return None
-        cases.append(Case(f"{Hq} query heads, {G} key/value heads", (q, k, v), expected,
+        cases.append(Case(f"{plural(Hq, 'query head')}, {plural(G, 'key/value head')}", (q, k, v), expected,
                           diagnose, rtol=1e-6, atol=1e-8,
                           error_hint="hint: k and v have G heads, q has H; give every query "
                                      "head its group's keys before the product."))
@@ -121,7 +121,7 @@ def check_pre_ln_block(block) -> Report:
             if _close(got, nsr):
                 return "hint: add the feed-forward output to its input (the second residual)."
             return None
-        cases.append(Case(f"x {(B, L, E)}, {H} heads", (x, layer), expected, diagnose,
+        cases.append(Case(f"x {(B, L, E)}, {plural(H, 'head')}", (x, layer), expected, diagnose,
                           rtol=1e-6, atol=1e-8))
     return _run("pre-LN block", block, cases)
 

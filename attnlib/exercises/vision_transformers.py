@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._report import Case, Report, _close, _gen, _run
+from ._report import Case, Report, _close, _gen, _run, plural
 from .beyond_sequences import _counts, _exact  # three counts read and shown as in chapter 13
 
 
@@ -40,7 +40,7 @@ def check_patch_counts(patch_counts) -> Report:
                 if got[i] != expected[i] and got[i].item() == value:
                     return hint
             return "hint: start from g = img_size // patch_size, the patches per side."
-        cases.append(Case(f"img_size {img}, patch_size {patch}, {heads} heads",
+        cases.append(Case(f"img_size {img}, patch_size {patch}, {plural(heads, 'head')}",
                           (img, patch, heads), expected, diagnose, rtol=0, atol=0,
                           error_hint="hint: patch_counts gets three ints and returns\n"
                           "three ints; no tensors are needed."))

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     numbers = {"train_seconds": result.seconds, "steps": result.steps}
     for split in ("val", "test", "long"):
         numbers[split] = exact_match(model, splits[split])
-    print(f"trained {result.steps} steps ({result.epochs} epoch{'' if result.epochs == 1 else 's'}) in {result.seconds:.2f} s; "
+    print(f"trained {result.steps} step{'' if result.steps == 1 else 's'} "
+          f"({result.epochs} epoch{'' if result.epochs == 1 else 's'}) in {result.seconds:.2f} s; "
           f"final loss {result.losses[-1]:.4f}")
     print(f"exact match: val {numbers['val']:.1%}, test {numbers['test']:.1%}, "
           f"long inputs {numbers['long']:.1%}")
