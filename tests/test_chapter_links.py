@@ -17,6 +17,14 @@ chapter_numbers = load_script("book/_ext/chapter_numbers.py")
 MENTION = re.compile(r"\b[Cc]hapters?\s+\d+|第\s*\d+(?:\s*(?:[、,，]|和|与|及|至|到)\s*\d+)*\s*章")
 LINK_TEXT = re.compile(r"^\s*(?:[Cc]hapters?\s+|第\s*)?(\d+)(?:\s*章)?\b")
 SKIP = ("pre", "code", "script", "style", "a", "title")
+INLINE_IMAGE = re.compile(r"data:image/[\w+.-]+;base64,[A-Za-z0-9+/=]+")
+PRE = re.compile(r"<pre\b.*?</pre>", re.S)
+
+
+def _soup(html: str) -> BeautifulSoup:
+    """The page parsed, less its inline images' data and its code blocks' highlighting (most
+    of a chapter's bytes, and no prose: the checks skip them)."""
+    return BeautifulSoup(PRE.sub("<pre></pre>", INLINE_IMAGE.sub("data:", html)), "html.parser")
 
 
 def _prose_texts(soup):
@@ -38,7 +46,7 @@ def _pages():
 def unlinked_mentions(html: str) -> list[str]:
     """Mentions of a chapter number that are not inside a link."""
     found = []
-    for text in _prose_texts(BeautifulSoup(html, "html.parser")):
+    for text in _prose_texts(_soup(html)):
         for match in MENTION.finditer(str(text)):
             found.append(str(text).strip()[:80])
     return found
@@ -47,7 +55,7 @@ def unlinked_mentions(html: str) -> list[str]:
 def wrong_links(html: str) -> list[str]:
     """Links whose text names chapter N but that lead to another chapter's page."""
     wrong = []
-    soup = BeautifulSoup(html, "html.parser")
+    soup = _soup(html)
     article = soup.find("article") or soup
     for a in article.find_all("a", href=True):
         target = a["href"].split("#")[0].rsplit("/", 1)[-1].removesuffix(".html")

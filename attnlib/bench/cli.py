@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             written.append(save_results(results, out / f"{tag}_{sweep}.{suffix}"))
     end_load = environment(device)["load_avg"]
     for sweep, checks in ratios.items():
+        if not checks:  # a group with nothing to check on this device (kernels on a CPU)
+            continue
         command = "python -m attnlib.bench " + " ".join(
             sys.argv[1:] if argv is None else list(argv))
         lines = [
