@@ -83,3 +83,16 @@ def build(tmp_path_factory):
     result = json.loads(done.read_text(encoding="utf-8"))
     return (SimpleNamespace(returncode=result["returncode"], stdout=result["log"], stderr=""),
             shared / "_build" / "html")
+
+
+# the checkers' tests (tests/test_exercises*.py) -------------------------------------------
+
+def stub(*args):
+    """A reader's exercise left as it came: the stub raises NotImplementedError."""
+    raise NotImplementedError
+
+
+def fails_with(report, hint):
+    """The checker's report fails, is falsy, and says ``hint``."""
+    assert not report.passed and not bool(report), str(report)
+    assert hint in str(report), str(report)

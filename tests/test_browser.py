@@ -581,7 +581,7 @@ def test_figures_are_stored_at_twice_their_displayed_size(build, visit):
                             "dev.py execute):\n" + "\n".join(problems))
 
 
-@pytest.mark.xfail(strict=True, reason="open work (issue 19, item 3): some figures' text is "
+@pytest.mark.xfail(strict=True, reason="open work: some figures' text is "
                    "still under 9 CSS px on a phone; this passes, and must then lose this "
                    "mark, once their fonts are enlarged or the figures narrowed")
 def test_figure_text_is_at_least_9_css_px_on_a_phone(build, visit):

@@ -5,16 +5,7 @@ import torch
 
 import attnlib
 from attnlib import exercises as ex
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def fails_with(report, hint):
-    assert not report.passed, str(report)
-    assert not bool(report)
-    assert hint in str(report), str(report)
+from conftest import fails_with, stub
 
 
 @pytest.mark.parametrize("checker", [ex.check_laplace_weights, ex.check_einsum_output,

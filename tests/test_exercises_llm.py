@@ -6,18 +6,10 @@ import torch.nn.functional as F
 
 from attnlib import GroupedQueryAttention
 from attnlib import exercises as ex
+from conftest import fails_with, stub
 
 CHECKERS = [ex.check_cache_bytes, ex.check_multi_query_from_multi_head,
             ex.check_absorbed_query, ex.check_linear_recurrence]
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def fails_with(report, hint):
-    assert not report.passed, str(report)
-    assert hint in str(report), str(report)
 
 
 @pytest.mark.parametrize("checker", CHECKERS)

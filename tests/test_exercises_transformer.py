@@ -7,15 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from attnlib import exercises as ex
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def fails_with(report, hint):
-    assert not report.passed, str(report)
-    assert hint in str(report), str(report)
+from conftest import fails_with, stub
 
 
 @pytest.mark.parametrize("checker", [ex.check_rotary, ex.check_grouped_query_attention,

@@ -4,15 +4,7 @@ import pytest
 import torch
 
 from attnlib import exercises as ex
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def fails_with(report, hint):
-    assert not report.passed, str(report)
-    assert hint in str(report), str(report)
+from conftest import fails_with, stub
 
 
 @pytest.mark.parametrize("checker", [ex.check_axial_width, ex.check_se_gate])
