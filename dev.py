@@ -98,7 +98,12 @@ def kernel_env(folder: Path) -> dict[str, str]:
     profile.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ROOT / "book" / "ipython_kernel_config.py",
                     profile / "ipython_kernel_config.py")
-    return {**env(), "IPYTHONDIR": str(folder)}
+    # OMP_WAIT_POLICY=PASSIVE: torch's idle threads sleep instead of spinning.  On two cores,
+    # spinning threads starved everything else: with two test workers and their kernels, tests
+    # ran two to three times slower, and one notebook's timings scattered (chapter 08's
+    # spread between repeats grew from hundredths of a millisecond to milliseconds).  The
+    # number of threads, and so every computed output, stays the same.
+    return {**env(), "IPYTHONDIR": str(folder), "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def book(extra: list[str]) -> None:
@@ -117,18 +122,13 @@ def translations(extra: list[str]) -> None:
     run(PY, ROOT / "book" / "editions.py", "status", *extra, env=env())
 
 
-# The longest files first, so that the two workers end together: xdist hands whole files to
-# whichever worker is free, in this order (pytest collects each file once).
-LONGEST_FIRST = ["tests/test_browser.py", "notebooks", "tests/test_install.py", "tests"]
-
-
 def test(extra: list[str]) -> None:
-    workers = ["-n", "2", "--dist", "loadfile"]
-    paths = [] if any((ROOT / a.split("::")[0]).exists() for a in extra
-                      if not a.startswith("-")) else LONGEST_FIRST
+    # xdist gives each worker a whole file at a time, in the order of the collection (which
+    # tests/conftest.py puts the longest first), not reordered by size (xdist's default)
+    workers = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
     with tempfile.TemporaryDirectory(prefix="attn-ipython-") as ipython:
         run(PY, "-m", "pytest", *workers, "--nbval", "--nbval-current-env",
-            "--nbval-sanitize-with", SANITIZE, *extra, *paths, env=kernel_env(Path(ipython)))
+            "--nbval-sanitize-with", SANITIZE, *extra, env=kernel_env(Path(ipython)))
 
 
 def execute(paths: list[str]) -> None:
@@ -158,7 +158,7 @@ def workspace(args: list[str], into: Path = WORKSPACE) -> list[Path]:
     if any(a not in ("--zh",) for a in args):
         say(f"workspace takes only --zh; got {' '.join(args)}")
         sys.exit(2)
-    source = ROOT / "book" / "extra" / "zh" / "notebooks" if "--zh" in args else ROOT / "notebooks"
+    source = ROOT / "zh" / "notebooks" if "--zh" in args else ROOT / "notebooks"
     into = into / "zh" if "--zh" in args else into
     into.mkdir(parents=True, exist_ok=True)
     made, kept = [], []
@@ -171,7 +171,8 @@ def workspace(args: list[str], into: Path = WORKSPACE) -> list[Path]:
         made.append(target)
     say(f"copied {len(made)} notebook(s) into {into}"
         + (f"; kept your {len(kept)} existing copies" if kept else ""))
-    say(f"open them with: .venv/bin/jupyter lab {into.relative_to(ROOT)}"
+    shown = into.relative_to(ROOT) if into.is_relative_to(ROOT) else into
+    say(f"open them with: .venv/bin/jupyter lab {shown}"
         "   (once: .venv/bin/pip install jupyterlab)")
     return made
 

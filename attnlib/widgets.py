@@ -258,10 +258,11 @@ def _fewer_colors(png: io.BytesIO, colors: int) -> bytes:
     from PIL import Image  # installed with matplotlib
 
     png.seek(0)
-    image = Image.open(png).convert("RGB").quantize(colors=colors,
-                                                    method=Image.Quantize.MEDIANCUT)
+    source = Image.open(png)
+    image = source.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    # keep the resolution matplotlib wrote (the pHYs chunk): what the frame's size means
+    image.save(out, format="PNG", optimize=True, dpi=source.info.get("dpi", (72, 72)))
     return out.getvalue()
 
 

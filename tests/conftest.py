@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -83,6 +84,83 @@ def build(tmp_path_factory):
     result = json.loads(done.read_text(encoding="utf-8"))
     return (SimpleNamespace(returncode=result["returncode"], stdout=result["log"], stderr=""),
             shared / "_build" / "html")
+
+
+# the order of the run ------------------------------------------------------------------------
+
+# The files that take longest (measured with --durations), longest first; the rest follow in
+# the usual order.  `dev.py test` runs two xdist workers that take whole files in the order of
+# the collection, so these go first and the workers end together.  The first browser file
+# builds the book and the second waits for it: a notebook comes between them.
+LONGEST_FIRST = ["tests/test_reading_en.py", "notebooks/11_positions_and_masks.ipynb",
+                 "tests/test_reading_zh.py", "notebooks/06_rules_compared.ipynb",
+                 "tests/test_editions.py", "tests/test_browser.py",
+                 "notebooks/09_transformer.ipynb", "notebooks/14_vision_transformers.ipynb",
+                 "tests/test_install.py", "notebooks/08_performance.ipynb",
+                 "tests/test_book.py", "notebooks/13_beyond_sequences.ipynb",
+                 "tests/test_seq2seq.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(
+        item.path.relative_to(ROOT).as_posix(), len(rank)))  # stable: files stay whole
+
+
+# built pages parsed ---------------------------------------------------------------------------
+
+INLINE_IMAGE = re.compile(r"data:image/[\w+.-]+;base64,[A-Za-z0-9+/=]+")
+PRE = re.compile(r"<pre\b.*?</pre>", re.S)
+
+
+def page_soup(html: str, *, code: bool = True):
+    """A built page parsed with BeautifulSoup, less its inline images' data (most of a
+    chapter's bytes and no words: parsing it took most of the time); ``code=False`` also
+    empties its code blocks (their highlighting is the rest of the bytes)."""
+    from bs4 import BeautifulSoup
+
+    html = INLINE_IMAGE.sub("data:", html)
+    return BeautifulSoup(html if code else PRE.sub("<pre></pre>", html), "html.parser")
+
+
+# the browser tests (tests/browsing.py has what they share) ----------------------------------
+
+@pytest.fixture(scope="module")
+def site(build):
+    """The built book served on 127.0.0.1: its base URL."""
+    from browsing import serve
+
+    proc, html = build
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    with serve(html) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium (skips where it is not installed, except under CI: see tests/browsing.py)."""
+    from browsing import launch
+
+    with launch() as b:
+        yield b
+
+
+@pytest.fixture
+def visit(site, browser):
+    """``visit(page, width=1280, query="")`` opens a page of the built book as a
+    browsing.Visit; every page opened is closed after the test."""
+    from browsing import LAPTOP, Visit
+
+    opened = []
+
+    def open_(page, width=LAPTOP, query=""):
+        v = Visit(browser, f"{site}/{page}.html{query}", width)
+        opened.append(v)
+        return v
+
+    yield open_
+    for v in opened:
+        v.close()
 
 
 # the checkers' tests (tests/test_exercises*.py) -------------------------------------------

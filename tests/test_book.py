@@ -223,6 +223,14 @@ def test_bundled_cjk_font_covers_every_source():
         "the font holds CJK characters the book no longer uses: run book/fonts/subset_cjk.py")
 
 
+def test_the_scan_for_cjk_characters_keeps_to_the_blocks():
+    cjk = _subset_cjk()
+    edges = "".join(chr(c) for lo, hi in cjk.CJK_RANGES for c in (lo - 1, lo, hi, hi + 1))
+    assert cjk.cjk_characters(edges + "attention 注意力") == \
+        {c for c in edges + "注意力" if cjk.is_cjk(c)}
+    assert cjk.cjk_characters(edges) == {chr(c) for lo, hi in cjk.CJK_RANGES for c in (lo, hi)}
+
+
 def test_font_css_loads_the_font_for_the_scripts_cjk_blocks():
     cjk = _subset_cjk()
     css = (ROOT / "book/static/book.css").read_text(encoding="utf-8")
@@ -245,10 +253,22 @@ def test_bundled_cjk_font_covers_the_built_book(build):
     missing = {}
     for page in pages:
         text = html.unescape(page.read_text(encoding="utf-8"))
-        for ch in {c for c in text if cjk.is_cjk(c)} - font:
+        for ch in cjk.cjk_characters(text) - font:
             missing.setdefault(ch, page.relative_to(site).as_posix())
     assert missing == {}, f"characters the bundled font lacks (first page with each): {missing}"
-    assert any(cjk.is_cjk(c) for c in (site / "book/glossary.html").read_text(encoding="utf-8"))
+    assert cjk.cjk_characters((site / "book/glossary.html").read_text(encoding="utf-8"))
+
+
+def test_widget_icon_fonts_are_where_both_html_manager_bundles_ask(build):
+    """html-manager's bundles look for their icon fonts in two folders (book_assets.py, 7)."""
+    _, site = build
+    for edition in ("", "zh/"):
+        fonts = site / edition / "notebooks" / "@jupyter-widgets" / "html-manager" / "dist"
+        names = sorted(f.name for f in fonts.glob("*.woff2"))
+        assert len(names) == 3, f"{edition or 'en'}: {names}"
+        assert sorted(f.name for f in fonts.parent.parent.glob("*.woff2")) == names
+        for name in names:
+            assert (fonts / name).read_bytes() == (fonts.parent.parent / name).read_bytes()
 
 
 def test_citations_of_the_undated_article_say_how_it_was_published(build):

@@ -8,8 +8,7 @@ renumbering that forgets a mention fails here.
 import re
 
 import pytest
-from bs4 import BeautifulSoup
-from conftest import load_script, toc_files
+from conftest import load_script, page_soup, toc_files
 
 chapter_numbers = load_script("book/_ext/chapter_numbers.py")
 
@@ -17,14 +16,9 @@ chapter_numbers = load_script("book/_ext/chapter_numbers.py")
 MENTION = re.compile(r"\b[Cc]hapters?\s+\d+|第\s*\d+(?:\s*(?:[、,，]|和|与|及|至|到)\s*\d+)*\s*章")
 LINK_TEXT = re.compile(r"^\s*(?:[Cc]hapters?\s+|第\s*)?(\d+)(?:\s*章)?\b")
 SKIP = ("pre", "code", "script", "style", "a", "title")
-INLINE_IMAGE = re.compile(r"data:image/[\w+.-]+;base64,[A-Za-z0-9+/=]+")
-PRE = re.compile(r"<pre\b.*?</pre>", re.S)
-
-
-def _soup(html: str) -> BeautifulSoup:
-    """The page parsed, less its inline images' data and its code blocks' highlighting (most
-    of a chapter's bytes, and no prose: the checks skip them)."""
-    return BeautifulSoup(PRE.sub("<pre></pre>", INLINE_IMAGE.sub("data:", html)), "html.parser")
+def _soup(html: str):
+    """The page parsed, less its inline images and code (no prose: the checks skip them)."""
+    return page_soup(html, code=False)
 
 
 def _prose_texts(soup):
@@ -105,7 +99,7 @@ def test_titles_and_sidebar_carry_the_file_numbers(edition, build):
         chapter = chapter_numbers.chapter_of(page)
         if chapter is None:
             continue
-        soup = BeautifulSoup((root / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
+        soup = _soup((root / f"{page}.html").read_text(encoding="utf-8"))
         assert soup.title.get_text().startswith(f"{chapter}. "), (page, soup.title)
         h1 = soup.find("article").find("h1").get_text(" ", strip=True)
         assert h1.startswith(f"{chapter}."), (page, h1)

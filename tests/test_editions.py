@@ -13,8 +13,7 @@ import textwrap
 
 import pytest
 from babel.messages.pofile import read_po, write_po
-from bs4 import BeautifulSoup
-from conftest import ROOT, editions, load_script, toc_files
+from conftest import ROOT, editions, load_script, page_soup, toc_files
 
 PAGES = toc_files()
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
@@ -69,7 +68,7 @@ def _html(build, edition, page):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     path = html / editions.EDITIONS[edition] / f"{page}.html"
     assert path.exists(), f"the {edition} edition has no {page}.html"
-    return path, BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    return path, page_soup(path.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -99,7 +98,7 @@ def test_language_links_lead_to_the_same_page_and_back(page, build):
         assert len(links) == 1, f"{edition} {page}: expected one edition link"
         target = (path.parent / links[0]["href"]).resolve()
         assert target == _html(build, other, page)[0].resolve(), target
-        back = BeautifulSoup(target.read_text(encoding="utf-8"), "html.parser")
+        back = page_soup(target.read_text(encoding="utf-8"))
         assert (target.parent / back.select_one("p.edition-switch a")["href"]).resolve() \
             == path.resolve()
 
@@ -427,11 +426,8 @@ def test_chinese_pages_show_no_english_around_the_prose(build):
                    if not {"_static", "_sources", "_images"} & set(p.parts))
     assert len(pages) >= len(PAGES)
     english = {}
-    inline_image = re.compile(r"data:image/[\w+.-]+;base64,[A-Za-z0-9+/=]+")
     for page in pages:
-        # less the inline images' data: most of a chapter's bytes, no words
-        text = inline_image.sub("data:", page.read_text(encoding="utf-8"))
-        soup = BeautifulSoup(text, "html.parser")
+        soup = page_soup(page.read_text(encoding="utf-8"))
         for kind, text in _around_the_prose(soup):
             words = _english_words(text)
             if words:

@@ -1,16 +1,17 @@
 """attnlib installed the way its users install it, into fresh virtual environments.
 
-Both environments get the pinned torch from one shared folder (installed once per test
-session with ``pip install --target`` and put on each environment's path by a ``.pth``
-file), so torch, the slow part of making an environment, is unpacked once; for pip
-and Python it is an installed distribution like any other.
+The packages each environment starts with (the pinned torch; for the Colab path also
+ipykernel, matplotlib, ipywidgets and tqdm) are this environment's own copies, with everything
+they depend on, linked into a folder that a ``.pth`` file puts on the new environment's path:
+for pip and Python they are installed distributions like any other, and no test unpacks torch
+again.  attnlib itself is always installed by pip, from the sources.
 
 1. Torch only: a new environment holding nothing but the pinned torch installs attnlib
    from this repository (a normal, non-editable install) and runs the README's snippet and
    both command lines, with and without their progress bars (tqdm is an optional extra).
 2. The Colab path: a new virtual environment gets torch, ipykernel, matplotlib, ipywidgets and
-   tqdm (what Colab brings), but not attnlib.  A chapter is then executed in a kernel running in that
-environment, with ``google.colab`` faked so that the chapter's own first cell
+   tqdm (what Colab brings), but not attnlib.  A chapter is then executed in a kernel running
+   in that environment, with ``google.colab`` faked so that the chapter's own first cell
    runs its ``%pip install "attnlib @ git+..."``, pointed at this repository's
    clone (``git+file://``, the committed HEAD) instead of the public URL.
 """
@@ -38,23 +39,56 @@ def pins(*names):
     return [line for line in lines if line.split("==")[0].lower() in wanted]
 
 
-@pytest.fixture(scope="module")
-def torch_folder(tmp_path_factory):
-    """A folder holding the pinned torch and what it depends on, nothing else."""
-    folder = tmp_path_factory.mktemp("torch-site")
-    subprocess.run([shutil.which("python3.11") or "python3", "-m", "pip", "install", "--quiet",
-                    "--target", str(folder), *pins("torch")], check=True, timeout=900)
-    assert (folder / "torch" / "__init__.py").exists()
+def needed(names) -> list:
+    """The installed distributions ``names``, with every distribution they need (their
+    requirements, recursively, less those of extras and of other platforms)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found, todo = {}, list(names)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name not in found:
+            found[name] = metadata.distribution(name)
+            for line in found[name].requires or []:
+                req = Requirement(line)
+                if req.marker is None or req.marker.evaluate({"extra": ""}):
+                    todo.append(req.name)
+    return list(found.values())
+
+
+def linked_site(folder: Path, names) -> Path:
+    """``folder`` holding links to what this environment installed of ``names`` and what
+    they need: each distribution's top-level packages and modules and its metadata."""
+    folder.mkdir(parents=True)
+    for dist in needed(names):
+        tops = {Path(str(f)).parts[0] for f in dist.files}
+        for top in tops - {"..", "__pycache__"}:
+            source = Path(dist.locate_file(top))
+            if source.exists() and not top.endswith(".pth"):
+                (folder / top).symlink_to(source)
     return folder
 
 
-def fresh_env(env_dir: Path, torch_folder: Path) -> str:
-    """A new virtual environment whose only package is the shared torch; returns its python."""
+@pytest.fixture(scope="module")
+def torch_folder(tmp_path_factory):
+    """A folder holding the pinned torch and what it depends on, nothing else."""
+    folder = linked_site(tmp_path_factory.mktemp("torch-site") / "site", ["torch"])
+    version = pins("torch")[0].split("==")[1]
+    assert any(d.name.startswith(f"torch-{version}") for d in folder.glob("*.dist-info"))
+    return folder
+
+
+def fresh_env(env_dir: Path, packages: Path) -> str:
+    """A new virtual environment whose only packages are those linked in ``packages``;
+    returns its python."""
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = str(env_dir / "bin" / "python")
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           check=True, capture_output=True, text=True).stdout.strip()
-    (Path(site) / "shared_torch.pth").write_text(f"{torch_folder}\n")
+    (Path(site) / "linked_packages.pth").write_text(f"{packages}\n")
     return python
 
 
@@ -103,21 +137,23 @@ def test_attnlib_installs_and_runs_with_torch_alone(tmp_path, torch_folder):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to install from a git URL")
-def test_chapter_runs_after_installing_attnlib_from_git(tmp_path, monkeypatch, torch_folder):
+def test_chapter_runs_after_installing_attnlib_from_git(tmp_path, monkeypatch):
     if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode:
         pytest.skip("not a git checkout with a commit")
     env_dir = tmp_path / "colab-like"
-    python = Path(fresh_env(env_dir, torch_folder))
+    colab_brings = ["torch", "ipykernel", "matplotlib", "ipywidgets", "tqdm"]
+    site = linked_site(tmp_path / "colab-site", colab_brings)
+    python = Path(fresh_env(env_dir, site))
     # Colab's pip is recent; the pip that venv bundles with Python 3.11.7 (23.2) refuses
     # "name @ git+file://..." requirements
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
                    check=True, timeout=300)
-    colab_brings = pins("torch", "ipykernel", "matplotlib", "ipywidgets", "tqdm")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *colab_brings],
-                   check=True, timeout=900)
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], check=True,
+                            capture_output=True, text=True).stdout.lower()
+    assert all(pin.lower() in listed for pin in pins(*colab_brings)), listed  # 2.13.0+cpu
     torch_at = subprocess.run([str(python), "-c", "import torch; print(torch.__file__)"],
                               check=True, capture_output=True, text=True).stdout
-    assert str(torch_folder) in torch_at, "pip reinstalled torch instead of using the shared one"
+    assert str(site) in torch_at, "torch must come from the linked folder"
     probe = subprocess.run([str(python), "-c", "import attnlib"], capture_output=True, cwd=tmp_path)
     assert probe.returncode != 0, "the fresh environment must not have attnlib yet"
 

@@ -227,6 +227,18 @@ def test_workspace_copies_leave_the_tracked_notebooks_clean(tmp_path):
             shutil.rmtree(space, ignore_errors=True)
 
 
+def test_workspace_zh_copies_the_chinese_notebooks(tmp_path):
+    from conftest import load_script
+
+    made = load_script("dev.py").workspace(["--zh"], into=tmp_path)
+    chinese = sorted(p.name for p in (ROOT / "zh" / "notebooks").glob("*.ipynb"))
+    assert chinese and sorted(p.name for p in made) == chinese
+    assert {p.parent for p in made} == {tmp_path / "zh"}
+    first = made[0].read_bytes()
+    assert first == (ROOT / "zh" / "notebooks" / made[0].name).read_bytes()
+    assert "注意力" in first.decode("utf-8")
+
+
 def test_chinese_notebooks_are_in_step_with_the_catalogs():
     from conftest import load_script
 

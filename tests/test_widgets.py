@@ -138,6 +138,9 @@ def test_frames_are_what_draw_draws():
     assert small.mode == "P" and len(small.getcolors()) <= 64  # the default: 64 colours
     assert Image.open(io.BytesIO(full)).mode == "RGBA" and len(frames[0]) < len(full)
     assert small.size == (1100, 600)  # figsize (5.5, 3.0) at 100 dpi, stored at twice that
+    # and says so, as matplotlib's own PNG does (the pHYs chunk: 200 dots per inch)
+    assert [round(d) for d in small.info["dpi"]] == [200, 200]
+    assert Image.open(io.BytesIO(full)).info["dpi"] == small.info["dpi"]
     once = render_frames(draw, [0.2], scale=1)[0]
     assert Image.open(io.BytesIO(once)).size == (550, 300)
     html = static_slider(draw, [0.2, 0.7], label="v", alt="bars").to_html()

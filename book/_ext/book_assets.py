@@ -32,6 +32,12 @@
    English page and English image descriptions of a Chinese page carry `lang`, bibliography
    entries are list items, every page has a meta description (its first paragraph), and the
    home page's title is not "X — X".
+
+7. The widgets' icon fonts.  html-manager's bundles each take the folder of their own module
+   as the place of their fonts: one asks for them in notebooks/@jupyter-widgets/html-manager/
+   dist/ (book/extra, copied by `html_extra_path`), another in notebooks/@jupyter-widgets/,
+   whichever loads its styles last (a slower page, as under Lighthouse, got 404s).  The build
+   puts the same files in both folders.
 """
 
 from __future__ import annotations
@@ -202,6 +208,20 @@ def title_once(app, exception):
         path.write_text(page, encoding="utf-8")
 
 
+WIDGET_FONTS = Path("notebooks") / "@jupyter-widgets" / "html-manager" / "dist"
+
+
+def widget_fonts_in_both_folders(app, exception):
+    """Copy the icon fonts of html-manager's folder into the folder above it (item 7)."""
+    if exception or app.builder.format != "html":
+        return
+    import shutil
+
+    fonts = Path(app.outdir) / WIDGET_FONTS
+    for font in sorted(fonts.glob("*.woff2")):
+        shutil.copyfile(font, fonts.parent.parent / font.name)
+
+
 def _year_or_how_published():
     """Make the author-year `year` template node fall back to `howpublished`, then "n.d."."""
     from pybtex.style.template import field, first_of, optional
@@ -284,4 +304,5 @@ def setup(app):
     app.connect("html-page-context", page_semantics, priority=600)
     app.connect("config-inited", edition_address)
     app.connect("build-finished", title_once)
+    app.connect("build-finished", widget_fonts_in_both_folders)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

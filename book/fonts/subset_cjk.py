@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -77,6 +78,15 @@ def is_cjk(char: str) -> bool:
     """True for a character in one of the CJK blocks above."""
     code = ord(char)
     return any(lo <= code <= hi for lo, hi in CJK_RANGES)
+
+
+_CJK = re.compile("[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in CJK_RANGES) + "]")
+
+
+def cjk_characters(text: str) -> set[str]:
+    """The characters of ``text`` in the CJK blocks (a built chapter is megabytes: one
+    regular expression, not a test per character)."""
+    return set(_CJK.findall(text))
 
 
 def unicode_range_css() -> str:
@@ -131,13 +141,13 @@ def characters_used(root: Path = ROOT) -> set[str]:
         with path.open("rb") as f:
             for message in read_mo(f):
                 strings = message.string if isinstance(message.string, tuple) else [message.string]
-                found.update(ch for text in strings if text for ch in text if is_cjk(ch))
+                found.update(*(cjk_characters(text) for text in strings if text))
     for path in source_files(root):
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
             # JSON may escape characters as \\uXXXX: read the decoded strings
             text = "\n".join(_strings(json.loads(text)))
-        found.update(ch for ch in text if is_cjk(ch))
+        found.update(cjk_characters(text))
     return found
 
 
