@@ -227,6 +227,14 @@ def test_workspace_copies_leave_the_tracked_notebooks_clean(tmp_path):
             shutil.rmtree(space, ignore_errors=True)
 
 
+def test_the_longest_first_order_names_files_that_exist():
+    """tests/conftest.py runs these files first; a renamed one would silently drop out."""
+    from conftest import LONGEST_FIRST
+
+    missing = [name for name in LONGEST_FIRST if not (ROOT / name).is_file()]
+    assert missing == [] and len(set(LONGEST_FIRST)) == len(LONGEST_FIRST), missing
+
+
 def test_workspace_zh_copies_the_chinese_notebooks(tmp_path):
     from conftest import load_script
 
