@@ -14,6 +14,10 @@ import torch
 
 from . import _checks
 
+# The widest figure the defaults draw, in inches: a phone shows it in a column of about 358 CSS
+# px, where 12 pt text (the book's size) is still 9 px tall.
+MAX_WIDTH = 6.4
+
 
 def _pyplot():
     try:
@@ -77,7 +81,8 @@ def plot_attention(weights: torch.Tensor, *, ax=None, x_labels=None, y_labels=No
     Args:
         weights: floating-point tensor on any device (detached and copied to the
             CPU for drawing; the tensor itself is not changed).
-        ax: a matplotlib ``Axes`` to draw on; default a new figure.
+        ax: a matplotlib ``Axes`` to draw on; default a new figure, at most
+            ``MAX_WIDTH`` inches wide.
         x_labels: ``S`` labels for the keys (columns), e.g. the words.
         y_labels: ``L`` labels for the queries (rows).
         title, xlabel, ylabel: texts; ``None`` leaves one out.
@@ -97,7 +102,8 @@ def plot_attention(weights: torch.Tensor, *, ax=None, x_labels=None, y_labels=No
     _checks.boolean(colorbar, "colorbar")
     plt = _pyplot()
     if ax is None:
-        width, height = min(10.0, max(3.5, 1.5 + 0.4 * S)), min(8.0, max(2.5, 1.0 + 0.35 * L))
+        width = min(MAX_WIDTH, max(3.5, 1.5 + 0.4 * S))
+        height = min(8.0, max(2.5, 1.0 + 0.35 * L))
         _, ax = plt.subplots(figsize=(width, height), layout="constrained")
     image = ax.imshow(_to_numpy(weights), cmap=cmap, aspect="auto", interpolation="nearest")
     _decorate(ax, S, L, x_labels, y_labels, xlabel, ylabel, title)
@@ -121,7 +127,8 @@ def plot_heads(weights: torch.Tensor, *, ncols: int | None = None, x_labels=None
         suptitle: a title for the whole figure.
         xlabel, ylabel: axis texts, written on the outer axes only.
         cmap: a matplotlib colormap name.
-        figsize: the figure size; default grows with ``H``, ``L`` and ``S``.
+        figsize: the figure size; default grows with ``H``, ``L`` and ``S``, at most
+            ``MAX_WIDTH`` inches wide.
 
     Returns:
         a 1-D NumPy array of ``H`` ``Axes``, ``axes[h]`` showing head ``h``.  Unused
@@ -145,7 +152,8 @@ def plot_heads(weights: torch.Tensor, *, ncols: int | None = None, x_labels=None
     plt = _pyplot()
     if figsize is None:
         cell_w, cell_h = min(4.0, 1.0 + 0.3 * S), min(4.0, 1.0 + 0.3 * L)
-        figsize = (ncols * cell_w + 1.0, nrows * cell_h + (0.6 if suptitle else 0.2))
+        figsize = (min(MAX_WIDTH, ncols * cell_w + 1.0),
+                   nrows * cell_h + (0.6 if suptitle else 0.2))
     fig, grid = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, sharex=True,
                              sharey=True, layout="constrained")
     data = _to_numpy(weights)

@@ -111,6 +111,21 @@ def test_bad_input_gets_a_helpful_error(call, exc, pattern):
         call()
 
 
+def test_default_figures_fit_a_phone_column(gen):
+    """However many keys and heads, a default figure is at most MAX_WIDTH inches wide; its
+    width still grows with S below that."""
+    from attnlib.plotting import MAX_WIDTH
+
+    try:
+        wide = plot_attention(torch.rand(6, 40, generator=gen)).figure.get_size_inches()[0]
+        narrow = plot_attention(torch.rand(6, 5, generator=gen)).figure.get_size_inches()[0]
+        heads = plot_heads(torch.rand(8, 6, 12, generator=gen))[0].figure
+        assert wide == MAX_WIDTH and narrow < MAX_WIDTH
+        assert heads.get_size_inches()[0] == MAX_WIDTH
+    finally:
+        plt.close("all")
+
+
 def test_importing_attnlib_does_not_import_matplotlib():
     code = "import sys, attnlib, attnlib.plotting; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
